@@ -1,0 +1,68 @@
+/**
+ * Durations (SPEC.md §3.3): Go syntax (ns us µs ms s m h, decimals, compounds) plus the
+ * extended units d, w, mo, y. Protobuf Duration strings ("3600s", "1.5s") are valid Go syntax.
+ * Results are milliseconds; sub-millisecond parts are truncated.
+ */
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  "μs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  mo: 2_592_000_000,
+  y: 31_536_000_000,
+};
+
+const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|mo|s|m|h|d|w|y)/y;
+
+/** Parses a Go/extended duration; returns null when malformed. A leading "-" yields a negative value. */
+export function parseDuration(text: string): number | null {
+  let s = text.trim();
+  if (s === "") return null;
+  let sign = 1;
+  if (s[0] === "-" || s[0] === "+") {
+    if (s[0] === "-") sign = -1;
+    s = s.slice(1);
+  }
+  if (s === "0") return 0;
+  let total = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    PART.lastIndex = pos;
+    const m = PART.exec(s);
+    if (!m) return null;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    pos = PART.lastIndex;
+  }
+  if (pos === 0 || !Number.isFinite(total)) return null;
+  return sign * Math.trunc(total);
+}
+
+const PROTO = /^(-?)(\d+)(?:\.(\d{1,9}))?s$/;
+
+/** Protobuf Duration JSON ("60s", "1.5s"); returns whole seconds (fraction truncated) or null. */
+export function parseProtoDurationSeconds(text: string): number | null {
+  const m = PROTO.exec(text);
+  if (!m) return null;
+  const secs = Number(m[2]);
+  if (!Number.isSafeInteger(secs)) return null;
+  return m[1] === "-" ? -secs : secs;
+}
+
+/** Formats whole-second durations for output (`"60s"`). */
+export function formatSeconds(seconds: number): string {
+  return `${seconds}s`;
+}
+
+/** Human form for messages: "720h", "90s". */
+export function formatDurationMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

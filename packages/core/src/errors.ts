@@ -1,0 +1,53 @@
+/** Error ids of SPEC.md §12.2. The HTTP layer owns the id -> status map. */
+export type ErrorId =
+  | "bad_request"
+  | "credential_required"
+  | "invalid_api_key_format"
+  | "invalid_token_type"
+  | "unknown_credential"
+  | "derived_token_not_revocable"
+  | "unauthorized"
+  | "api_key_expired"
+  | "api_key_revoked"
+  | "signature_invalid"
+  | "parent_key_invalid"
+  | "forbidden"
+  | "ip_not_allowed"
+  | "api_key_not_found"
+  | "not_found"
+  | "method_not_allowed"
+  | "api_key_exists"
+  | "conflict"
+  | "failed_precondition"
+  | "request_too_large"
+  | "api_key_quota_exceeded"
+  | "too_many_requests"
+  | "internal_server_error"
+  | "service_unavailable"
+  | "gateway_timeout";
+
+export const INTERNAL_MESSAGE = "An internal server error occurred.";
+
+/** A failure the caller can act on. `metadata` becomes details[0].metadata (strings only). */
+export class TalosError extends Error {
+  readonly id: ErrorId;
+  readonly metadata: Record<string, string>;
+  constructor(id: ErrorId, message: string, metadata: Record<string, string> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TalosError";
+    this.id = id;
+    this.metadata = metadata;
+  }
+}
+
+/** Validation failure naming the offending field (SPEC.md §6: message names it, metadata.field holds it). */
+export function badRequest(field: string, problem: string): TalosError {
+  const message = field ? `${field}: ${problem}` : problem;
+  return new TalosError("bad_request", message, field ? { field } : {});
+}
+
+export const notFound = (): TalosError => new TalosError("api_key_not_found", "API key not found");
+
+export function isTalosError(e: unknown): e is TalosError {
+  return e instanceof TalosError;
+}

@@ -1,0 +1,72 @@
+import type { KeyKind, KeyRecord, RevocationReason, KeyStatus } from "../types.js";
+
+/** Fields an update may write (SPEC.md §6.4); `updateTime` is always set by the caller. */
+export type KeyPatch = Partial<
+  Pick<KeyRecord, "name" | "scopes" | "metadata" | "rateLimitPolicy" | "allowedCidrs">
+> & { updateTime: Date };
+
+export interface ListQuery {
+  kind: KeyKind;
+  actorId?: string;
+  status?: KeyStatus; // ACTIVE | REVOKED | EXPIRED
+  /** exclusive lower bound on key_id (byte order) */
+  afterKeyId?: string;
+  limit: number;
+  /** ms since epoch: the instant the status filter is evaluated at */
+  now: number;
+}
+
+export interface LastUsedTouch {
+  nid: string;
+  keyId: string;
+  time: Date;
+}
+
+/**
+ * Data access for one handle: the pool, or a transaction. Every method is scoped by nid.
+ * Repos never throw TalosError for "not found"; they return null / false and the verb decides.
+ * Infrastructure failures throw StoreUnavailableError (see store/errors.ts).
+ */
+export interface Repo {
+  /** Inserts unless (nid,key_id) or (nid,kind,request_id) exists; true when inserted. Never aborts the transaction. */
+  insertKey(rec: KeyRecord): Promise<boolean>;
+  /** Multi-row insert, ON CONFLICT DO NOTHING; returns the key_ids actually inserted. */
+  insertKeys(recs: KeyRecord[]): Promise<Set<string>>;
+  getKey(nid: string, keyId: string): Promise<KeyRecord | null>;
+  /** SELECT ... FOR UPDATE inside a transaction (plain read outside one). */
+  getKeyForUpdate(nid: string, keyId: string): Promise<KeyRecord | null>;
+  /** One round trip for any number of ids; order of the result is unspecified. */
+  getKeys(nid: string, keyIds: string[]): Promise<KeyRecord[]>;
+  getKeysByRequestIds(nid: string, kind: KeyKind, requestIds: string[]): Promise<KeyRecord[]>;
+  listKeys(nid: string, q: ListQuery): Promise<KeyRecord[]>;
+  updateKey(nid: string, keyId: string, patch: KeyPatch): Promise<KeyRecord | null>;
+  /** Marks revoked; returns the updated record, or null when absent. Does not check the prior state. */
+  revokeKey(nid: string, keyId: string, reason: RevocationReason, description: string, now: Date): Promise<KeyRecord | null>;
+  deleteKey(nid: string, keyId: string): Promise<boolean>;
+  /** Non-revoked issued + imported keys of the network (for quota). */
+  countLiveKeys(nid: string): Promise<number>;
+  /** Batched; writes only rows whose last_used_time is null or on an earlier UTC day than `time`. */
+  touchLastUsed(entries: LastUsedTouch[]): Promise<number>;
+  /** pg_notify(channel, payload); inside a transaction it is delivered on commit. */
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+export interface MigrationState {
+  name: string;
+  appliedAt: Date | null;
+}
+
+export interface Store {
+  readonly driver: "pglite" | "postgres";
+  readonly repo: Repo;
+  /** Runs fn in one transaction; fn must use only the repo it is given. */
+  transaction<T>(fn: (repo: Repo) => Promise<T>): Promise<T>;
+  /** SELECT 1 with a timeout; throws StoreUnavailableError on failure. */
+  ping(timeoutMs: number): Promise<void>;
+  migrationStatus(): Promise<MigrationState[]>;
+  /** Applies pending migrations (under an advisory lock on PostgreSQL). */
+  migrate(): Promise<void>;
+  /** LISTEN on a channel. onReconnect fires after the connection was lost and re-established. */
+  listen(channel: string, onMessage: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
