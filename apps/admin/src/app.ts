@@ -1,0 +1,17 @@
+import { createApp, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef } from "@talos/http";
+import { issuedRoutes } from "./routes/issued.js";
+import { importedRoutes } from "./routes/imported.js";
+import { verifyRoutes } from "./routes/verify.js";
+import { openApiRoute } from "./routes/openapi.js";
+
+/** Every admin operation (SPEC.md §4), without health/version/JWKS. */
+export function adminRoutes(deps: AppDeps): RouteDef[] {
+  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps)];
+}
+
+/** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */
+export function createAdminApp(deps: AppDeps, extra: RouteDef[] = []) {
+  const routes = [...adminRoutes(deps), ...extra, jwksRoute(deps), ...healthRoutes(deps), versionRoute(deps)];
+  routes.push(openApiRoute(routes, deps.version));
+  return createApp(deps, routes);
+}

@@ -1,0 +1,1 @@
+export { adminRoutes, createAdminApp } from "./app.js";

@@ -1,0 +1,95 @@
+import { TalosError, badRequest, revokeKey } from "@talos/core";
+import {
+  BatchVerifyApiKeysRequest,
+  BatchVerifyApiKeysResponse,
+  DeriveTokenRequest,
+  DeriveTokenResponse,
+  RevokeApiKeyBody,
+  VerifyApiKeyRequest,
+  VerifyApiKeyResponse,
+  cacheMode,
+  clientIp,
+  empty,
+  encodeVerification,
+  json,
+  readBody,
+  timestampMs,
+  verificationHeaders,
+  type AppDeps,
+  type RouteDef,
+} from "@talos/http";
+import { errors } from "./common.js";
+
+const TAG = ["ApiKeys"];
+const credentialRequired = () => new TalosError("credential_required", "credential is required", { field: "credential" });
+
+export function verifyRoutes(deps: AppDeps): RouteDef[] {
+  const { verifier, ctx } = deps.runtime;
+  return [
+    {
+      method: "POST",
+      path: "/v2alpha1/admin/apiKeys:verify",
+      operationId: "adminVerifyApiKey",
+      summary: "Verify an API key or derived token; every outcome is 200 with is_valid",
+      tags: TAG,
+      body: VerifyApiKeyRequest,
+      responses: { 200: { description: "Verification result", schema: VerifyApiKeyResponse }, ...errors(400) },
+      handler: async (c) => {
+        const { credential } = await readBody(c, VerifyApiKeyRequest);
+        if (!credential) throw credentialRequired();
+        const v = await verifier.verify(credential, { clientIp: clientIp(deps, c), cacheMode: cacheMode(c) });
+        return json(200, encodeVerification(v), verificationHeaders(v, ctx.clock()));
+      },
+    },
+    {
+      method: "POST",
+      path: "/v2alpha1/admin/apiKeys:batchVerify",
+      operationId: "adminBatchVerifyApiKeys",
+      summary: "Verify 1 to 100 credentials; results in request order",
+      tags: TAG,
+      body: BatchVerifyApiKeysRequest,
+      responses: { 200: { description: "Results", schema: BatchVerifyApiKeysResponse }, ...errors(400) },
+      handler: async (c) => {
+        const { requests } = await readBody(c, BatchVerifyApiKeysRequest);
+        if (!requests || requests.length === 0) throw badRequest("requests", "must contain 1 to 100 items");
+        if (requests.length > 100) throw badRequest("requests", "must contain at most 100 items");
+        const out = await verifier.verifyBatch(
+          requests.map((r) => r.credential ?? ""),
+          { clientIp: clientIp(deps, c), cacheMode: cacheMode(c) },
+        );
+        return json(200, { results: out.results.map(encodeVerification) }, { "Ory-Talos-Cache": out.cache });
+      },
+    },
+    {
+      method: "POST",
+      path: "/v2alpha1/admin/apiKeys:derive",
+      operationId: "adminDeriveToken",
+      summary: "Mint a short-lived JWT or macaroon from an API key",
+      tags: TAG,
+      body: DeriveTokenRequest,
+      responses: { 200: { description: "The token", schema: DeriveTokenResponse }, ...errors(400, 401, 403, 409, 500) },
+      handler: async (c) => {
+        const b = await readBody(c, DeriveTokenRequest);
+        if (!b.credential) throw credentialRequired();
+        if (!deps.tokens) throw new TalosError("internal_server_error", "no active signing keys found");
+        const t = await deps.tokens.derive(
+          { credential: b.credential, algorithm: b.algorithm ?? 0, ttlMs: b.ttl, scopes: b.scopes, customClaims: b.custom_claims },
+          clientIp(deps, c),
+        );
+        return json(200, { token: { token: t.token, expire_time: timestampMs(t.expireTime), scopes: t.scopes, claims: t.claims } });
+      },
+    },
+    {
+      method: "POST",
+      path: "/v2alpha1/admin/apiKeys/{key_id}:revoke",
+      summary: "Revoke an issued (UUID) or imported (64 hex) key by id",
+      tags: TAG,
+      body: RevokeApiKeyBody,
+      responses: { 204: { description: "Revoked" }, ...errors(400, 404, 409) },
+      handler: async (c, p) => {
+        await revokeKey(ctx, null, p.key_id!, await readBody(c, RevokeApiKeyBody));
+        return empty(204);
+      },
+    },
+  ];
+}

@@ -1,0 +1,1 @@
+export { createPublicApp, publicRoutes } from "./app.js";

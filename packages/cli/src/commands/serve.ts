@@ -1,0 +1,83 @@
+import { ConfigError, loadConfig } from "@talos/core";
+import { processEnv } from "../env.js";
+import { createLogger } from "../logger.js";
+import { appFor, metricsApp } from "../server/apps.js";
+import { buildServer, StartupError, type Mode } from "../server/build.js";
+import { closeServer, listen } from "../server/listen.js";
+
+export interface ServeOptions {
+  config?: string;
+  dev?: boolean;
+  migrate?: boolean;
+}
+
+const DRAIN_MS = 30_000;
+
+/** `talos serve [all|admin|public]` (SPEC.md §19.1). Resolves once the process should exit. */
+export async function serveCommand(modeArg: string | undefined, opts: ServeOptions): Promise<number> {
+  const mode = (modeArg ?? "all") as Mode;
+  if (!["all", "admin", "public"].includes(mode)) {
+    process.stderr.write(`error: unknown mode "${modeArg}"; use all, admin or public\n`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = loadConfig({ file: opts.config, env: processEnv(), dev: opts.dev ? { dir: ".talos" } : undefined });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const { config, warnings } = loaded;
+  const logger = createLogger(config.log);
+  for (const w of warnings) logger.warn({}, w);
+  if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
+  if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
+
+  let built;
+  try {
+    built = await buildServer(config, logger, { migrate: opts.migrate ?? false });
+  } catch (e) {
+    const msg = e instanceof StartupError || e instanceof Error ? e.message : "start-up failed";
+    logger.error({}, msg);
+    logger.flush();
+    process.stderr.write(`error: ${msg}\n`);
+    return 1;
+  }
+  const { deps } = built;
+  deps.observeRequest = (r) => {
+    if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;
+    logger.info(
+      { method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId },
+      "HTTP request completed",
+    );
+  };
+
+  const api = await listen(appFor(mode, deps), config.serve.http.host, config.serve.http.port);
+  const metrics = config.serve.metrics.enabled
+    ? await listen(metricsApp(deps, null), config.serve.metrics.host, config.serve.metrics.port)
+    : null;
+  logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
+  // Machine-readable line for scripts and tests that start on port 0.
+  if (process.env.TALOS_PRINT_PORTS === "1") process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "shutting down: draining in-flight requests");
+      built.setDraining();
+      await closeServer(api.server, DRAIN_MS);
+      if (metrics) await closeServer(metrics.server, 1000);
+      await built.close();
+      logger.info({}, "stopped");
+      logger.flush();
+      resolve(0);
+    };
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    process.once("SIGINT", () => void stop("SIGINT"));
+  });
+}

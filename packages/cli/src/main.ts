@@ -1,0 +1,56 @@
+import { Command, CommanderError } from "commander";
+import { VERSION } from "@talos/core";
+
+/** `talos`: one file per command, heavy modules loaded lazily (DESIGN.md habit 7). */
+const program = new Command()
+  .name("talos")
+  .description("Talos for TypeScript: an Ory Talos compatible API key server")
+  .version(VERSION, "--version")
+  .option("-c, --config <file>", "YAML or JSON config file")
+  .exitOverride();
+
+const globalConfig = () => program.opts<{ config?: string }>().config;
+
+program
+  .command("serve")
+  .description("start the server: all (default), admin or public")
+  .argument("[mode]", "all | admin | public")
+  .option("-c, --config <file>", "YAML or JSON config file")
+  .option("--dev", "development mode: embedded database and generated secrets under ./.talos/")
+  .option("--migrate", "apply pending PostgreSQL migrations before serving")
+  .action(async (mode: string | undefined, opts: { config?: string; dev?: boolean; migrate?: boolean }) => {
+    const { serveCommand } = await import("./commands/serve.js");
+    process.exitCode = await serveCommand(mode, { ...opts, config: opts.config ?? globalConfig() });
+  });
+
+const migrate = program.command("migrate").description("database migrations (PostgreSQL)");
+for (const action of ["up", "status"] as const) {
+  migrate
+    .command(action)
+    .description(action === "up" ? "apply pending migrations" : "list migrations and when they were applied")
+    .option("--database <dsn>", "database DSN (default: TALOS_DB_DSN, DSN, then the config file)")
+    .option("-c, --config <file>", "YAML or JSON config file")
+    .action(async (opts: { database?: string; config?: string }) => {
+      const { migrateCommand } = await import("./commands/migrate.js");
+      process.exitCode = await migrateCommand(action, { ...opts, config: opts.config ?? globalConfig() });
+    });
+}
+
+program
+  .command("version")
+  .description("print the version")
+  .action(() => {
+    process.stdout.write(`${VERSION}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version exit 0; usage mistakes exit 2 (SPEC.md §19).
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

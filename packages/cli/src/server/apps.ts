@@ -1,0 +1,18 @@
+import { adminRoutes, createAdminApp } from "@talos/admin";
+import { createPublicApp, publicRoutes } from "@talos/public";
+import { createApp, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef } from "@talos/http";
+import type { Mode } from "./build.js";
+
+/** The API listener's app for a mode (SPEC.md §2). `all` serves every route of both surfaces. */
+export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
+  if (mode === "admin") return createAdminApp(deps, extra);
+  if (mode === "public") return createPublicApp(deps);
+  return createAdminApp(deps, [...publicRoutes(deps), ...extra]);
+}
+
+/** The metrics listener: health probes and /metrics. */
+export function metricsApp(deps: AppDeps, metricsRoute: RouteDef | null) {
+  return createApp({ ...deps, observeRequest: undefined }, [...healthRoutes(deps), ...(metricsRoute ? [metricsRoute] : [])]);
+}
+
+export { adminRoutes, createApp, jwksRoute, versionRoute };

@@ -1,0 +1,12 @@
+export type { ClientIpSource, Config, RetiredValue } from "./types.js";
+export {
+  ACCEPTED_DSN_SCHEMES,
+  CLIENT_IP_SOURCES,
+  CONFIG_KEYS,
+  configSchema,
+  normalizeDsn,
+  parseRfc3339,
+} from "./schema.js";
+export type { ConfigInput, ConfigKey, ConfigValueKind } from "./schema.js";
+export { ConfigError, DEV_ISSUER, envKeyFor, loadConfig } from "./load.js";
+export type { LoadConfigOptions, LoadedConfig } from "./load.js";

@@ -1,0 +1,42 @@
+import { LRUCache } from "lru-cache";
+import { gcra, tatExpiryMs } from "./gcra.js";
+import type { Tat } from "./gcra.js";
+import type { RateDecision, RateLimiter } from "./types.js";
+
+/**
+ * Per-process limiter (SPEC.md §14.2 `memory`): exact within the process, since `take` runs
+ * synchronously. The LRU bounds memory; entries past their TAT are dropped when next read, and
+ * the idle ones are the least recently used, so they are the first evicted.
+ */
+export function createMemoryRateLimiter(opts: { maxKeys?: number } = {}): RateLimiter {
+  const tats = new LRUCache<string, Tat>({ max: opts.maxKeys ?? 1_000_000 });
+
+  return {
+    backend: "memory",
+    take(key: string, quota: number, windowMs: number, nowMs: number): Promise<RateDecision> {
+      try {
+        const now = Math.floor(nowMs);
+        let tat = tats.get(key) ?? null;
+        if (tat !== null && now >= tatExpiryMs(tat)) {
+          tats.delete(key);
+          tat = null;
+        }
+        const r = gcra(tat, now, quota, windowMs);
+        if (r.newTat !== null) tats.set(key, r.newTat);
+        return Promise.resolve({
+          allowed: r.allowed,
+          remaining: r.remaining,
+          retryAfterS: r.retryAfterS,
+          resetTimeMs: r.resetTimeMs,
+          nowMs: now,
+        });
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    close(): Promise<void> {
+      tats.clear();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import type { Config } from "./config/types.js";
+import { systemClock, type Clock } from "./clock.js";
+import { createKeyCrypto } from "./keys/key-crypto.js";
+import type { Store } from "./store/types.js";
+import { noopHooks, type AuditEvent, type ServiceContext } from "./services/context.js";
+import { createKeyCache, type KeyCache } from "./verify/cache.js";
+import { LastUsedQueue } from "./verify/last-used.js";
+import { createVerifier, type Limiter, type TokenVerifier, type Verifier, type VerifierDeps } from "./verify/verifier.js";
+import { NIL_NID, type KeyKind } from "./types.js";
+
+export const INVALIDATION_CHANNEL = "talos_cache_invalidate";
+
+export interface InvalidationMessage {
+  nid: string;
+  kind: KeyKind;
+  key_id: string;
+  origin: string;
+}
+
+/** What the runtime reports upward (logs, metrics); all optional. */
+export interface RuntimeObservers {
+  event?: (e: AuditEvent) => void;
+  verification?: VerifierDeps["observe"];
+  limiter?: VerifierDeps["observeLimiter"];
+  invalidation?: (source: "local" | "remote", outcome: "ok" | "error") => void;
+  warn?: (msg: string, detail?: Record<string, unknown>) => void;
+}
+
+export interface RuntimeOptions {
+  config: Config;
+  store: Store;
+  clock?: Clock;
+  limiter?: Limiter | null;
+  tokens?: TokenVerifier | null;
+  observers?: RuntimeObservers;
+  /** extra invalidation transport (Redis pub/sub): publish after commit */
+  publish?: (msg: InvalidationMessage) => Promise<void>;
+}
+
+export interface Runtime {
+  readonly instanceId: string;
+  ctx: ServiceContext;
+  verifier: Verifier;
+  cache: KeyCache | null;
+  lastUsed: LastUsedQueue;
+  /** evicts an entry announced by another instance */
+  applyInvalidation(raw: string): void;
+  /** starts LISTEN (PostgreSQL) for cross-instance invalidation */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Wires the core once: key crypto, cache, last-used queue, verifier, mutation hooks. */
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const { config, store } = opts;
+  const clock = opts.clock ?? systemClock;
+  const obs = opts.observers ?? {};
+  const instanceId = randomUUID();
+  const nid = NIL_NID;
+  const cache =
+    config.cache.enabled && config.cache.ttl > 0
+      ? createKeyCache({ nid, ttlMs: config.cache.ttl, maxEntries: config.cache.memory.max_entries, now: clock })
+      : null;
+  const lastUsed = new LastUsedQueue(store, {
+    queueSize: config.last_used.queue_size,
+    flushSize: config.last_used.flush_size,
+    flushIntervalMs: config.last_used.flush_interval,
+    onError: () => obs.warn?.("last_used flush failed"),
+  });
+  const notifyInDb = store.driver === "postgres";
+  const message = (kind: KeyKind, keyId: string): InvalidationMessage => ({ nid, kind, key_id: keyId, origin: instanceId });
+
+  const ctx: ServiceContext = {
+    config,
+    store,
+    clock,
+    nid,
+    crypto: createKeyCrypto(config, clock),
+    hooks: {
+      ...noopHooks,
+      afterMutation(kind, keyId) {
+        cache?.delete(kind, keyId);
+        obs.invalidation?.("local", "ok");
+        if (opts.publish) {
+          opts.publish(message(kind, keyId)).catch(() => {
+            obs.invalidation?.("local", "error");
+            obs.warn?.("publishing a cache invalidation failed; other instances catch up within cache.ttl");
+          });
+        }
+      },
+      invalidationPayload: notifyInDb
+        ? (kind, keyId) => ({ channel: INVALIDATION_CHANNEL, payload: JSON.stringify(message(kind, keyId)) })
+        : undefined,
+      event: (e) => obs.event?.(e),
+    },
+  };
+
+  const verifier = createVerifier(ctx, {
+    cache,
+    limiter: opts.limiter ?? null,
+    lastUsed,
+    tokens: opts.tokens ?? null,
+    observe: obs.verification,
+    observeLimiter: obs.limiter,
+    onLimiterError: () => obs.warn?.("rate limiter unavailable"),
+  });
+
+  let unlisten: (() => Promise<void>) | null = null;
+  const applyInvalidation = (raw: string) => {
+    try {
+      const m = JSON.parse(raw) as InvalidationMessage;
+      if (m.origin === instanceId || m.nid !== nid) return;
+      if (m.kind !== "issued" && m.kind !== "imported") return;
+      cache?.delete(m.kind, m.key_id);
+      obs.invalidation?.("remote", "ok");
+    } catch {
+      obs.invalidation?.("remote", "error");
+    }
+  };
+
+  return {
+    instanceId,
+    ctx,
+    verifier,
+    cache,
+    lastUsed,
+    applyInvalidation,
+    async start() {
+      if (!cache || !notifyInDb) return;
+      // Messages may be missed while reconnecting: start from an empty cache then.
+      unlisten = await store.listen(INVALIDATION_CHANNEL, applyInvalidation, () => cache.clear());
+    },
+    async close() {
+      await unlisten?.();
+      await lastUsed.close();
+    },
+  };
+}

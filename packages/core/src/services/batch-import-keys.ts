@@ -1,0 +1,108 @@
+import { TalosError } from "../errors.js";
+import { importedKeyId } from "../keys/imported-key.js";
+import type { KeyRecord } from "../types.js";
+import type { ServiceContext } from "./context.js";
+import { newRecord, requestFingerprint } from "./common.js";
+import { isTalosFormat, type ImportInput } from "./import-key.js";
+
+/** BatchCreateImportedApiKeysErrorCode numbers (SPEC.md §5.3). */
+export const BatchError = { NONE: 0, INVALID_ARGUMENT: 1, ALREADY_EXISTS: 2, FAILED_PRECONDITION: 3, INTERNAL: 4, RESOURCE_EXHAUSTED: 5 } as const;
+
+export type BatchItem = { input: ImportInput } | { invalid: string };
+
+export interface BatchItemResult {
+  index: number;
+  record: KeyRecord | null;
+  errorCode: number;
+  errorMessage: string;
+}
+
+export interface BatchImportResult {
+  results: BatchItemResult[];
+  successCount: number;
+  failureCount: number;
+}
+
+/**
+ * SPEC.md §6.9. Items are independent; the whole batch costs a handful of statements
+ * (request-id lookup, duplicate lookup, quota count, one multi-row insert).
+ */
+export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): Promise<BatchImportResult> {
+  if (items.length === 0) throw new TalosError("bad_request", "requests must contain at least one item", { field: "requests" });
+  if (items.length > 1000) throw new TalosError("bad_request", "maximum 1000 keys per batch", { field: "requests" });
+  const now = ctx.clock();
+  const results: BatchItemResult[] = items.map((_, index) => ({ index, record: null, errorCode: BatchError.NONE, errorMessage: "" }));
+  const fail = (i: number, code: number, message: string) => Object.assign(results[i]!, { errorCode: code, errorMessage: message, record: null });
+
+  type Pending = { i: number; record: KeyRecord };
+  const candidates: Pending[] = [];
+  const firstByKeyId = new Map<string, number>();
+  const firstByRequestId = new Map<string, Pending>();
+  items.forEach((item, i) => {
+    if ("invalid" in item) return fail(i, BatchError.INVALID_ARGUMENT, item.invalid);
+    const { rawKey, ...fields } = item.input;
+    if (isTalosFormat(ctx, rawKey)) return fail(i, BatchError.FAILED_PRECONDITION, "raw_key uses a Talos credential format and cannot be imported");
+    const keyId = importedKeyId(ctx.nid, rawKey);
+    const fp = fields.requestId ? requestFingerprint(fields, { key_id: keyId }) : null;
+    const record = newRecord(ctx, "imported", keyId, fields, now, fp);
+    candidates.push({ i, record });
+  });
+
+  await ctx.store.transaction(async (repo) => {
+    const requestIds = [...new Set(candidates.flatMap((c) => (c.record.requestId ? [c.record.requestId] : [])))];
+    const byRequestId = new Map((requestIds.length ? await repo.getKeysByRequestIds(ctx.nid, "imported", requestIds) : []).map((r) => [r.requestId!, r]));
+    const existing = new Set(candidates.length ? (await repo.getKeys(ctx.nid, candidates.map((c) => c.record.keyId))).map((r) => r.keyId) : []);
+    const max = ctx.config.quota.api_keys_max;
+    let room = max === null ? Infinity : max - (await repo.countLiveKeys(ctx.nid));
+
+    const toInsert: Pending[] = [];
+    for (const c of candidates) {
+      const rid = c.record.requestId;
+      const stored = rid ? byRequestId.get(rid) : undefined;
+      const earlier = rid ? firstByRequestId.get(rid) : undefined;
+      if (stored || earlier) {
+        const original = stored ?? earlier!.record;
+        if (original.requestFingerprint === c.record.requestFingerprint) {
+          results[c.i]!.record = original; // idempotent replay
+        } else fail(c.i, BatchError.ALREADY_EXISTS, "request_id was already used with different parameters");
+        continue;
+      }
+      const dupAt = firstByKeyId.get(c.record.keyId);
+      if (dupAt !== undefined) {
+        fail(c.i, BatchError.ALREADY_EXISTS, `duplicate detected at index ${dupAt}`);
+        continue;
+      }
+      firstByKeyId.set(c.record.keyId, c.i);
+      if (existing.has(c.record.keyId)) {
+        fail(c.i, BatchError.ALREADY_EXISTS, "key already imported (duplicate detected)");
+        continue;
+      }
+      if (room <= 0) {
+        fail(c.i, BatchError.RESOURCE_EXHAUSTED, "API key quota exceeded");
+        continue;
+      }
+      room--;
+      if (rid) firstByRequestId.set(rid, c);
+      toInsert.push(c);
+    }
+    let inserted: Set<string>;
+    try {
+      inserted = toInsert.length ? await repo.insertKeys(toInsert.map((c) => c.record)) : new Set();
+    } catch {
+      for (const c of toInsert) fail(c.i, BatchError.INTERNAL, "An internal server error occurred.");
+      return;
+    }
+    for (const c of toInsert) {
+      if (inserted.has(c.record.keyId)) results[c.i]!.record = c.record;
+      else fail(c.i, BatchError.ALREADY_EXISTS, "key already imported (duplicate detected)");
+    }
+  });
+
+  const successCount = results.filter((r) => r.record !== null).length;
+  for (const r of results) {
+    if (r.record && r.record.createTime.getTime() === now) {
+      ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId: r.record.keyId, actorId: r.record.actorId, operation: "batch_import" });
+    }
+  }
+  return { results, successCount, failureCount: results.length - successCount };
+}

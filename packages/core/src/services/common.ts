@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { TalosError, badRequest, notFound } from "../errors.js";
+import { formatDurationMs } from "../duration.js";
+import type { Repo } from "../store/types.js";
+import type { KeyKind, KeyRecord, RateLimitPolicy } from "../types.js";
+import type { ServiceContext } from "./context.js";
+
+/** Fields every create (issue, import) accepts, already validated by the transport. */
+export interface CreateFields {
+  name: string;
+  actorId: string;
+  scopes: string[];
+  /** undefined = use the default */
+  ttlMs?: number;
+  metadata: Record<string, unknown> | null;
+  rateLimitPolicy: RateLimitPolicy | null;
+  allowedCidrs: string[] | null;
+  requestId?: string;
+  visibility: number;
+}
+
+/** SPEC.md §6.1 expiry rule, first match wins. */
+export function computeExpiry(ctx: ServiceContext, ttlMs: number | undefined, now: number): Date | null {
+  const { default_ttl, max_ttl } = ctx.config.credentials.api_keys;
+  if (ttlMs !== undefined) {
+    if (max_ttl > 0 && ttlMs > max_ttl) {
+      throw badRequest("ttl", `ttl ${formatDurationMs(ttlMs)} exceeds the project maximum of ${formatDurationMs(max_ttl)}`);
+    }
+    return new Date(now + ttlMs);
+  }
+  if (default_ttl !== null) return new Date(now + default_ttl);
+  if (max_ttl > 0) return new Date(now + max_ttl);
+  return null;
+}
+
+/** Canonical JSON: object keys sorted at every level, so equal requests hash equally. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const entries = Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+const VIS = ["KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_PUBLIC"];
+
+/** SPEC.md §6.12: SHA-256 over every request field except request_id; ttl in whole seconds, enums by name. */
+export function requestFingerprint(f: CreateFields, extra: Record<string, unknown> = {}): string {
+  const doc = {
+    name: f.name,
+    actor_id: f.actorId,
+    scopes: f.scopes,
+    ttl: f.ttlMs === undefined ? null : Math.floor(f.ttlMs / 1000),
+    metadata: f.metadata,
+    rate_limit_policy: f.rateLimitPolicy,
+    ip_restriction: f.allowedCidrs,
+    visibility: VIS[f.visibility] ?? VIS[0],
+    ...extra,
+  };
+  return createHash("sha256").update(canonicalJson(doc)).digest("hex");
+}
+
+export const idempotencyConflict = (): TalosError =>
+  new TalosError("conflict", "request_id was already used with different parameters");
+
+export async function checkQuota(ctx: ServiceContext, repo: Repo, adding = 1): Promise<void> {
+  const max = ctx.config.quota.api_keys_max;
+  if (max === null) return;
+  const current = await repo.countLiveKeys(ctx.nid);
+  if (current + adding > max) {
+    throw new TalosError("api_key_quota_exceeded", "API key quota exceeded", {
+      limit: String(max),
+      current_usage: String(current),
+    });
+  }
+}
+
+export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: CreateFields, now: number, fingerprint: string | null): KeyRecord {
+  const t = new Date(now);
+  return {
+    nid: ctx.nid,
+    kind,
+    keyId,
+    name: f.name,
+    actorId: f.actorId,
+    scopes: f.scopes,
+    metadata: f.metadata,
+    createTime: t,
+    updateTime: t,
+    expireTime: computeExpiry(ctx, f.ttlMs, now),
+    lastUsedTime: null,
+    rateLimitPolicy: f.rateLimitPolicy,
+    allowedCidrs: f.allowedCidrs,
+    revoked: false,
+    revocationReason: 0,
+    revocationDescription: "",
+    visibility: f.visibility === 2 ? 2 : 1,
+    requestId: f.requestId ?? null,
+    requestFingerprint: fingerprint,
+  };
+}
+
+/** Loads a key of the given kind or throws 404; a key of the other kind is "not found". */
+export async function loadKey(ctx: ServiceContext, repo: Repo, kind: KeyKind, keyId: string, forUpdate = false): Promise<KeyRecord> {
+  const rec = forUpdate ? await repo.getKeyForUpdate(ctx.nid, keyId) : await repo.getKey(ctx.nid, keyId);
+  if (!rec || rec.kind !== kind) throw notFound();
+  return rec;
+}
+
+/** Runs a mutation in one transaction, queues the cross-instance invalidation inside it, evicts locally after commit. */
+export async function mutate<T>(
+  ctx: ServiceContext,
+  evict: { kind: KeyKind; keyId: string }[] | ((result: T) => { kind: KeyKind; keyId: string }[]),
+  fn: (repo: Repo) => Promise<T>,
+): Promise<T> {
+  const result = await ctx.store.transaction(async (repo) => {
+    const r = await fn(repo);
+    const targets = typeof evict === "function" ? evict(r) : evict;
+    for (const t of targets) {
+      const msg = ctx.hooks.invalidationPayload?.(t.kind, t.keyId);
+      if (msg) await repo.notify(msg.channel, msg.payload);
+    }
+    return r;
+  });
+  const targets = typeof evict === "function" ? evict(result) : evict;
+  for (const t of targets) ctx.hooks.afterMutation(t.kind, t.keyId);
+  return result;
+}

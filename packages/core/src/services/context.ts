@@ -1,0 +1,36 @@
+import type { Config } from "../config/types.js";
+import type { Clock } from "../clock.js";
+import type { Store } from "../store/types.js";
+import type { KeyKind, KeyRecord } from "../types.js";
+import type { KeyCrypto } from "../keys/key-crypto.js";
+
+/** Audit events (SPEC.md §16); the HTTP layer turns them into log records and metrics. */
+export type AuditEvent =
+  | { event: "APIKeyCreated"; kind: KeyKind; keyId: string; actorId: string; operation: "issue" | "import" | "batch_import" | "rotation" }
+  | { event: "APIKeyUpdated"; kind: KeyKind; keyId: string; actorId: string }
+  | { event: "APIKeyRevoked"; kind: KeyKind; keyId: string; actorId: string; reason: number; self: boolean }
+  | { event: "APIKeyRotated"; kind: KeyKind; keyId: string; actorId: string; newKeyId: string }
+  | { event: "ImportedAPIKeyDeleted"; kind: "imported"; keyId: string; actorId: string }
+  | { event: "TokenDerived"; kind: KeyKind; keyId: string; actorId: string; algorithm: "jwt" | "macaroon" };
+
+export interface ServiceHooks {
+  /** After a mutation commits: evict the cache entry locally (cross-instance delivery rides the transaction). */
+  afterMutation(kind: KeyKind, keyId: string): void;
+  /** Inside the mutating transaction: emit the invalidation notification so it is delivered on commit. */
+  invalidationPayload?(kind: KeyKind, keyId: string): { channel: string; payload: string } | null;
+  event(e: AuditEvent): void;
+}
+
+/** Everything a verb needs, built once at start-up and injected. */
+export interface ServiceContext {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  nid: string;
+  crypto: KeyCrypto;
+  hooks: ServiceHooks;
+}
+
+export const noopHooks: ServiceHooks = { afterMutation: () => {}, event: () => {} };
+
+export type { KeyRecord };

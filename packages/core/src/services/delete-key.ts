@@ -1,0 +1,15 @@
+import { notFound } from "../errors.js";
+import { isImportedKeyId } from "../keys/imported-key.js";
+import type { ServiceContext } from "./context.js";
+import { loadKey, mutate } from "./common.js";
+
+/** SPEC.md §6.10: hard delete of an imported key in any state. */
+export async function deleteImportedKey(ctx: ServiceContext, keyId: string): Promise<void> {
+  if (!isImportedKeyId(keyId)) throw notFound();
+  const rec = await mutate(ctx, [{ kind: "imported", keyId }], async (repo) => {
+    const current = await loadKey(ctx, repo, "imported", keyId, true);
+    await repo.deleteKey(ctx.nid, keyId);
+    return current;
+  });
+  ctx.hooks.event({ event: "ImportedAPIKeyDeleted", kind: "imported", keyId, actorId: rec.actorId });
+}

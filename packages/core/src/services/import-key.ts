@@ -1,0 +1,53 @@
+import { TalosError } from "../errors.js";
+import { importedKeyId } from "../keys/imported-key.js";
+import type { KeyRecord } from "../types.js";
+import type { ServiceContext } from "./context.js";
+import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
+
+export interface ImportInput extends CreateFields {
+  rawKey: string;
+}
+
+export interface ImportResult {
+  record: KeyRecord;
+  replay: boolean;
+}
+
+export const talosFormatError = (): TalosError =>
+  new TalosError("failed_precondition", "raw_key uses a Talos credential format and cannot be imported", { field: "raw_key" });
+export const duplicateImportError = (): TalosError => new TalosError("api_key_exists", "key already imported (duplicate detected)");
+
+/** True when the raw key would route as a JWT, macaroon or issued key (SPEC.md §7.1 rules 1-3). */
+export function isTalosFormat(ctx: ServiceContext, rawKey: string): boolean {
+  return ctx.crypto.route(rawKey).type !== "imported";
+}
+
+/** SPEC.md §6.7. The raw key is hashed here and goes no further. */
+export async function importKey(ctx: ServiceContext, input: ImportInput): Promise<ImportResult> {
+  if (isTalosFormat(ctx, input.rawKey)) throw talosFormatError();
+  const keyId = importedKeyId(ctx.nid, input.rawKey);
+  const now = ctx.clock();
+  const fingerprint = input.requestId ? requestFingerprint(input, { key_id: keyId }) : null;
+  const { rawKey: _discarded, ...fields } = input;
+  const record = newRecord(ctx, "imported", keyId, fields, now, fingerprint);
+
+  const replayOf = (existing: KeyRecord): ImportResult => {
+    if (existing.requestFingerprint !== fingerprint) throw idempotencyConflict();
+    return { record: existing, replay: true };
+  };
+
+  const result = await ctx.store.transaction(async (repo): Promise<ImportResult> => {
+    if (input.requestId) {
+      const [existing] = await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]);
+      if (existing) return replayOf(existing);
+    }
+    if (await repo.getKey(ctx.nid, keyId)) throw duplicateImportError();
+    await checkQuota(ctx, repo);
+    if (await repo.insertKey(record)) return { record, replay: false };
+    const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]) : [];
+    if (winner) return replayOf(winner);
+    throw duplicateImportError();
+  });
+  if (!result.replay) ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId, actorId: record.actorId, operation: "import" });
+  return result;
+}

@@ -1,0 +1,12 @@
+export * from "./context.js";
+export { computeExpiry, canonicalJson, requestFingerprint, type CreateFields } from "./common.js";
+export * from "./issue-key.js";
+export * from "./get-key.js";
+export * from "./list-keys.js";
+export * from "./update-key.js";
+export * from "./rotate-key.js";
+export * from "./revoke-key.js";
+export * from "./self-revoke.js";
+export * from "./import-key.js";
+export * from "./batch-import-keys.js";
+export * from "./delete-key.js";

@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import { TalosError, badRequest } from "../errors.js";
+import type { KeyRecord } from "../types.js";
+import type { ServiceContext } from "./context.js";
+import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
+
+export interface IssueResult {
+  record: KeyRecord;
+  /** "" on an idempotent replay: a secret is never shown twice */
+  secret: string;
+  replay: boolean;
+}
+
+/** SPEC.md §6.1. */
+export async function issueKey(ctx: ServiceContext, input: CreateFields): Promise<IssueResult> {
+  if (input.visibility === 2 && !ctx.crypto.hasPublicPrefix) {
+    throw badRequest("visibility", "KEY_VISIBILITY_PUBLIC requires credentials.api_keys.prefix.public_current to be configured");
+  }
+  const now = ctx.clock();
+  const fingerprint = input.requestId ? requestFingerprint(input) : null;
+  const record = newRecord(ctx, "issued", randomUUID(), input, now, fingerprint);
+
+  const replayOf = (existing: KeyRecord): IssueResult => {
+    if (existing.requestFingerprint !== fingerprint) throw idempotencyConflict();
+    return { record: existing, secret: "", replay: true };
+  };
+
+  const result = await ctx.store.transaction(async (repo): Promise<IssueResult> => {
+    if (input.requestId) {
+      const [existing] = await repo.getKeysByRequestIds(ctx.nid, "issued", [input.requestId]);
+      if (existing) return replayOf(existing);
+    }
+    await checkQuota(ctx, repo);
+    if (await repo.insertKey(record)) {
+      return { record, secret: ctx.crypto.mint(record.keyId, record.visibility, now), replay: false };
+    }
+    // Lost a race on the same request_id: the winner's row is committed and visible now.
+    const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "issued", [input.requestId]) : [];
+    if (winner) return replayOf(winner);
+    throw new TalosError("internal_server_error", "key id collision");
+  });
+  if (!result.replay) ctx.hooks.event({ event: "APIKeyCreated", kind: "issued", keyId: record.keyId, actorId: record.actorId, operation: "issue" });
+  return result;
+}

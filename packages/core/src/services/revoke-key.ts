@@ -1,0 +1,26 @@
+import { TalosError, badRequest, notFound } from "../errors.js";
+import { isImportedKeyId, isUuid } from "../keys/ids.js";
+import { RevocationReason, type KeyKind } from "../types.js";
+import type { ServiceContext } from "./context.js";
+import { loadKey, mutate } from "./common.js";
+
+export interface RevokeInput {
+  reason: number;
+  description: string;
+}
+
+/** SPEC.md §6.6. `kind` null is the unified alias (§6.8): dispatch on the shape of the id. */
+export async function revokeKey(ctx: ServiceContext, kind: KeyKind | null, keyIdRaw: string, input: RevokeInput): Promise<void> {
+  const resolved = kind ?? (isUuid(keyIdRaw) ? "issued" : isImportedKeyId(keyIdRaw) ? "imported" : null);
+  if (!resolved) throw notFound();
+  if (input.description !== "" && input.reason !== RevocationReason.PRIVILEGE_WITHDRAWN) {
+    throw badRequest("description", "is only allowed with REVOCATION_REASON_PRIVILEGE_WITHDRAWN");
+  }
+  const keyId = resolved === "issued" ? keyIdRaw.toLowerCase() : keyIdRaw;
+  const rec = await mutate(ctx, [{ kind: resolved, keyId }], async (repo) => {
+    const current = await loadKey(ctx, repo, resolved, keyId, true);
+    if (current.revoked) throw new TalosError("conflict", "key is already revoked");
+    return repo.revokeKey(ctx.nid, keyId, input.reason as RevocationReason, input.description, new Date(ctx.clock()));
+  });
+  ctx.hooks.event({ event: "APIKeyRevoked", kind: resolved, keyId, actorId: rec?.actorId ?? "", reason: input.reason, self: false });
+}

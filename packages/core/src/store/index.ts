@@ -1,0 +1,18 @@
+export type { KeyPatch, LastUsedTouch, ListQuery, MigrationState, Repo, Store } from "./types.js";
+export {
+  DriverErrorSummary,
+  isConnectionError,
+  isStatementTimeout,
+  isStoreError,
+  rawDriverError,
+  StatementTimeoutError,
+  StoreError,
+  StoreUnavailableError,
+  wrapDbError,
+} from "./errors.js";
+export { DEFAULT_MIGRATIONS_FOLDER, dsnKind, openStore, pgliteDir, redactDsn } from "./open.js";
+export type { DsnKind, OpenStoreOptions } from "./open.js";
+export { createRepo, recordToRow, rowToRecord } from "./repo.js";
+export type { AnyPgDatabase } from "./repo.js";
+export { apiKeys, networks } from "./schema.js";
+export type { ApiKeyInsert, ApiKeyRow } from "./schema.js";

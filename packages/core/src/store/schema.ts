@@ -1,0 +1,69 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+/** key_id sorts in byte order (SPEC.md §6.2): the column, and so every index on it, uses collation "C". */
+const textC = customType<{ data: string; driverData: string }>({
+  dataType: () => 'text COLLATE "C"',
+});
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+
+/** Issued and imported keys share one table; `kind` tells them apart. */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    nid: uuid("nid").notNull(),
+    keyId: textC("key_id").notNull(),
+    kind: text("kind").$type<"issued" | "imported">().notNull(),
+    name: text("name").notNull().default(""),
+    actorId: text("actor_id").notNull().default(""),
+    scopes: text("scopes").array().notNull().default(sql`'{}'::text[]`),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>(),
+    createTime: ts("create_time").notNull(),
+    updateTime: ts("update_time").notNull(),
+    expireTime: ts("expire_time"),
+    lastUsedTime: ts("last_used_time"),
+    rateLimitQuota: bigint("rate_limit_quota", { mode: "number" }),
+    rateLimitWindowSeconds: integer("rate_limit_window_seconds"),
+    rateLimitUnit: text("rate_limit_unit"),
+    allowedCidrs: text("allowed_cidrs").array(),
+    revoked: boolean("revoked").notNull().default(false),
+    revocationReason: smallint("revocation_reason").notNull().default(0),
+    revocationDescription: text("revocation_description").notNull().default(""),
+    visibility: smallint("visibility").notNull().default(1),
+    requestId: text("request_id"),
+    requestFingerprint: text("request_fingerprint"),
+  },
+  (t) => [
+    primaryKey({ name: "api_keys_pkey", columns: [t.nid, t.keyId] }),
+    unique("api_keys_nid_kind_request_id_key").on(t.nid, t.kind, t.requestId),
+    index("api_keys_nid_kind_actor_id_key_id_idx").on(t.nid, t.kind, t.actorId, t.keyId),
+    index("api_keys_nid_kind_revoked_expire_time_idx").on(t.nid, t.kind, t.revoked, t.expireTime),
+    // unfiltered listing walks one kind in key_id order without skipping the other kind's rows
+    index("api_keys_nid_kind_key_id_idx").on(t.nid, t.kind, t.keyId),
+    check("api_keys_kind_check", sql`${t.kind} in ('issued', 'imported')`),
+  ],
+);
+
+export const networks = pgTable("networks", {
+  nid: uuid("nid").primaryKey(),
+  createTime: ts("create_time").notNull().defaultNow(),
+});
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type ApiKeyInsert = typeof apiKeys.$inferInsert;

@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { KEY_VISIBILITY, REVOCATION_REASON, TOKEN_ALGORITHM, enumInput } from "./enums.js";
+import {
+  credentialField,
+  expected,
+  ipRestrictionField,
+  nameField,
+  rateLimitPolicyField,
+  requestIdField,
+  scopesField,
+  structField,
+  ttlField,
+} from "./fields.js";
+
+/** Request shapes (SPEC.md §5.5, §6, §7, §10.1). Each transforms to the core verb's input. */
+
+const keyCreateFields = {
+  name: nameField.optional(),
+  actor_id: nameField.optional(),
+  scopes: scopesField.optional(),
+  ttl: ttlField.optional(),
+  metadata: structField().optional(),
+  rate_limit_policy: rateLimitPolicyField.optional(),
+  ip_restriction: ipRestrictionField.optional(),
+  request_id: requestIdField.optional(),
+  visibility: enumInput(KEY_VISIBILITY).optional(),
+};
+
+const toCreateInput = (b: z.output<z.ZodObject<typeof keyCreateFields>>) => ({
+  name: b.name ?? "",
+  actorId: b.actor_id ?? "",
+  scopes: b.scopes ?? [],
+  ttlMs: b.ttl,
+  metadata: b.metadata ?? null,
+  rateLimitPolicy: b.rate_limit_policy ?? null,
+  allowedCidrs: b.ip_restriction ?? null,
+  requestId: b.request_id || undefined,
+  visibility: b.visibility ?? 0,
+});
+
+export const IssueApiKeyRequest = z.object(keyCreateFields).transform(toCreateInput).meta({ id: "IssueApiKeyRequest" });
+
+export const ImportApiKeyRequest = z
+  .object({
+    ...keyCreateFields,
+    raw_key: z.string(expected("a string")).min(1, "is required").max(4096, "must be at most 4096 characters"),
+    name: nameField.min(1, "is required"),
+    actor_id: nameField.min(1, "is required"),
+  })
+  .transform((b) => ({ ...toCreateInput(b), rawKey: b.raw_key }))
+  .meta({ id: "ImportApiKeyRequest" });
+
+export const BatchCreateImportedApiKeysRequest = z
+  .object({ requests: z.array(z.unknown(), expected("an array")).optional() })
+  .meta({ id: "BatchCreateImportedApiKeysRequest" });
+
+/** Update body fields; presence matters (SPEC.md §6.4), so these stay optional and untransformed in shape. */
+export const UpdateApiKeyFields = z
+  .object({
+    name: nameField.optional(),
+    scopes: scopesField.optional(),
+    metadata: structField().optional(),
+    rate_limit_policy: rateLimitPolicyField.optional(),
+    ip_restriction: ipRestrictionField.optional(),
+  })
+  .transform((b) => ({
+    name: b.name,
+    scopes: b.scopes,
+    metadata: b.metadata,
+    rateLimitPolicy: b.rate_limit_policy,
+    allowedCidrs: b.ip_restriction,
+  }))
+  .meta({ id: "UpdateApiKeyFields" });
+
+export const RotateIssuedApiKeyBody = z
+  .object({
+    name: nameField.optional(),
+    scopes: scopesField.optional(),
+    metadata: structField().optional(),
+    rate_limit_policy: rateLimitPolicyField.optional(),
+    ip_restriction: ipRestrictionField.optional(),
+    visibility: enumInput(KEY_VISIBILITY).optional(),
+  })
+  .transform((b) => ({
+    name: b.name,
+    scopes: b.scopes,
+    metadata: b.metadata,
+    rateLimitPolicy: b.rate_limit_policy,
+    allowedCidrs: b.ip_restriction,
+    visibility: b.visibility || undefined,
+  }))
+  .meta({ id: "AdminRotateIssuedApiKeyBody" });
+
+export const RevokeApiKeyBody = z
+  .object({
+    reason: enumInput(REVOCATION_REASON).optional(),
+    description: z.string(expected("a string")).max(1024, "must be at most 1024 characters").optional(),
+  })
+  .transform((b) => ({ reason: b.reason ?? 0, description: b.description ?? "" }))
+  .meta({ id: "AdminRevokeApiKeyBody" });
+
+export const VerifyApiKeyRequest = z.object({ credential: credentialField.optional() }).meta({ id: "VerifyApiKeyRequest" });
+
+export const BatchVerifyApiKeysRequest = z
+  .object({
+    requests: z
+      .array(z.object({ credential: credentialField.optional() }, expected("an object")), expected("an array"))
+      .optional(),
+  })
+  .meta({ id: "BatchVerifyApiKeysRequest" });
+
+export const SelfRevokeApiKeyRequest = z
+  .object({ credential: credentialField.optional(), reason: enumInput(REVOCATION_REASON).optional() })
+  .meta({ id: "SelfRevokeApiKeyRequest" });
+
+export const DeriveTokenRequest = z
+  .object({
+    credential: credentialField.optional(),
+    algorithm: enumInput(TOKEN_ALGORITHM).optional(),
+    ttl: ttlField.optional(),
+    scopes: scopesField.optional(),
+    custom_claims: structField().optional(),
+  })
+  .meta({ id: "DeriveTokenRequest" });
