@@ -8,6 +8,7 @@ import {
   redactDsn,
   TalosError,
   VERSION,
+  type Clock,
   type Config,
   type Runtime,
   type Store,
@@ -31,7 +32,7 @@ export class StartupError extends Error {}
 const SCHEMA_BEHIND = 'database schema is behind: run "talos migrate up" (or start with --migrate)';
 
 /** Opens the database, checks or applies migrations, wires rate limiter, cache invalidation and the core runtime. */
-export async function buildServer(config: Config, logger: Logger, opts: { migrate: boolean }): Promise<Built> {
+export async function buildServer(config: Config, logger: Logger, opts: { migrate: boolean; clock?: Clock }): Promise<Built> {
   const store = await openStore(config.db.dsn, { logger: (msg) => logger.info({}, msg) });
   logger.info({ dsn: redactDsn(config.db.dsn), driver: store.driver }, "database opened");
   try {
@@ -63,6 +64,7 @@ export async function buildServer(config: Config, logger: Logger, opts: { migrat
   const runtime = createRuntime({
     config,
     store,
+    clock: opts.clock,
     limiter,
     observers: {
       event: (e) => logger.info({ ...e }, "audit"),
