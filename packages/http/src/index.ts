@@ -12,3 +12,4 @@ export * from "./schemas/responses.js";
 export * from "./deps.js";
 export * from "./shared-routes.js";
 export * from "./openapi.js";
+export * from "./metrics.js";

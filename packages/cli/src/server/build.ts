@@ -9,6 +9,7 @@ import {
   TalosError,
   VERSION,
   type Clock,
+  type RuntimeObservers,
   type Config,
   type Runtime,
   type Store,
@@ -32,7 +33,7 @@ export class StartupError extends Error {}
 const SCHEMA_BEHIND = 'database schema is behind: run "talos migrate up" (or start with --migrate)';
 
 /** Opens the database, checks or applies migrations, wires rate limiter, cache invalidation and the core runtime. */
-export async function buildServer(config: Config, logger: Logger, opts: { migrate: boolean; clock?: Clock }): Promise<Built> {
+export async function buildServer(config: Config, logger: Logger, opts: { migrate: boolean; clock?: Clock; observers?: RuntimeObservers }): Promise<Built> {
   const store = await openStore(config.db.dsn, { logger: (msg) => logger.info({}, msg) });
   logger.info({ dsn: redactDsn(config.db.dsn), driver: store.driver }, "database opened");
   try {
@@ -67,7 +68,11 @@ export async function buildServer(config: Config, logger: Logger, opts: { migrat
     clock: opts.clock,
     limiter,
     observers: {
-      event: (e) => logger.info({ ...e }, "audit"),
+      ...opts.observers,
+      event: (e) => {
+        logger.info({ ...e }, "audit");
+        opts.observers?.event?.(e);
+      },
       warn: (msg) => logger.warn({}, msg),
     },
     publish: redis ? async (msg) => void (await redis.publish(REDIS_CHANNEL, JSON.stringify(msg))) : undefined,

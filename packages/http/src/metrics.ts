@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { AuditEvent, RuntimeObservers, Verification } from "@talos/core";
+import type { RequestObserver } from "./app.js";
+import type { RouteDef } from "./router.js";
+
+const VERIFY_RESULT = ["valid", "invalid_format", "expired", "revoked", "not_found", "signature_invalid", "internal", "ip_not_allowed", "rate_limited"];
+const REASONS = ["unspecified", "key_compromise", "affiliation_changed", "superseded", "privilege_withdrawn"];
+
+/** Prometheus metrics of SPEC.md §16, one registry per process. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  const httpRequests = new Counter({ name: "http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: r });
+  const httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request latency",
+    labelNames: ["method", "route"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: r,
+  });
+  const sizeBuckets = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
+  const reqSize = new Histogram({ name: "http_request_size_bytes", help: "Request body size", labelNames: ["method", "route"], buckets: sizeBuckets, registers: r });
+  const resSize = new Histogram({ name: "http_response_size_bytes", help: "Response body size", labelNames: ["method", "route"], buckets: sizeBuckets, registers: r });
+  const inFlight = new Gauge({ name: "http_requests_in_flight", help: "Requests being served", registers: r });
+  const verifications = new Counter({ name: "talos_verifications_total", help: "Verifications by credential type and result", labelNames: ["credential_type", "result"], registers: r });
+  const cacheTotal = new Counter({ name: "talos_verification_cache_total", help: "Verification cache outcomes", labelNames: ["result"], registers: r });
+  const invalidations = new Counter({ name: "talos_cache_invalidations_total", help: "Cache invalidations", labelNames: ["source", "outcome"], registers: r });
+  const rateDecisions = new Counter({ name: "talos_rate_limit_decisions_total", help: "Rate limiter decisions", labelNames: ["decision", "backend"], registers: r });
+  const created = new Counter({ name: "talos_api_keys_created_total", help: "Keys created", labelNames: ["kind", "operation"], registers: r });
+  const revoked = new Counter({ name: "talos_api_keys_revoked_total", help: "Keys revoked", labelNames: ["kind", "reason"], registers: r });
+  const deleted = new Counter({ name: "talos_api_keys_deleted_total", help: "Imported keys deleted", registers: r });
+  const derived = new Counter({ name: "talos_tokens_derived_total", help: "Derived tokens minted", labelNames: ["algorithm"], registers: r });
+  const dbErrors = new Counter({ name: "talos_database_errors_total", help: "Requests that failed on the database", labelNames: ["kind"], registers: r });
+
+  const observeRequest: RequestObserver = (q) => {
+    const route = q.route;
+    httpRequests.inc({ method: q.method, route, status: String(q.status) });
+    httpDuration.observe({ method: q.method, route }, q.durationMs / 1000);
+    reqSize.observe({ method: q.method, route }, q.bytesIn);
+    resSize.observe({ method: q.method, route }, q.bytesOut);
+    if (q.status === 503) dbErrors.inc({ kind: "unavailable" });
+    if (q.status === 504) dbErrors.inc({ kind: "timeout" });
+  };
+
+  const observers: RuntimeObservers = {
+    event(e: AuditEvent) {
+      if (e.event === "APIKeyCreated") created.inc({ kind: e.kind, operation: e.operation });
+      else if (e.event === "APIKeyRevoked") revoked.inc({ kind: e.kind, reason: REASONS[e.reason] ?? "unspecified" });
+      else if (e.event === "ImportedAPIKeyDeleted") deleted.inc();
+      else if (e.event === "TokenDerived") derived.inc({ algorithm: e.algorithm });
+    },
+    verification(v: Verification) {
+      verifications.inc({ credential_type: v.credentialType ?? "unknown", result: VERIFY_RESULT[v.errorCode] ?? "internal" });
+      cacheTotal.inc({ result: v.cache.toLowerCase() });
+    },
+    limiter: (decision, backend) => rateDecisions.inc({ decision, backend }),
+    invalidation: (source, outcome) => invalidations.inc({ source, outcome }),
+  };
+
+  const route: RouteDef = {
+    method: "GET",
+    path: "/metrics",
+    summary: "Prometheus metrics",
+    tags: ["health"],
+    responses: { 200: { description: "Prometheus text format 0.0.4" } },
+    handler: async () => new Response(await registry.metrics(), { status: 200, headers: { "Content-Type": registry.contentType } }),
+  };
+
+  return { registry, observeRequest, observers, route, inFlight };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
