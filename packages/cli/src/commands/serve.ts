@@ -37,10 +37,10 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
   if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
 
-  const metrics = createMetrics();
+  const telemetry = createMetrics();
   let built;
   try {
-    built = await buildServer(config, logger, { migrate: opts.migrate ?? false, observers: metrics.observers });
+    built = await buildServer(config, logger, { migrate: opts.migrate ?? false, observers: telemetry.observers });
   } catch (e) {
     const msg = e instanceof StartupError || e instanceof Error ? e.message : "start-up failed";
     logger.error({}, msg);
@@ -50,7 +50,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   }
   const { deps } = built;
   deps.observeRequest = (r) => {
-    metrics.observeRequest(r);
+    telemetry.observeRequest(r);
     if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;
     logger.info(
       { method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId },
@@ -60,7 +60,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
 
   const api = await listen(appFor(mode, deps), config.serve.http.host, config.serve.http.port);
   const metrics = config.serve.metrics.enabled
-    ? await listen(metricsApp(deps, metrics.route), config.serve.metrics.host, config.serve.metrics.port)
+    ? await listen(metricsApp(deps, telemetry.route), config.serve.metrics.host, config.serve.metrics.port)
     : null;
   logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
   // Machine-readable line for scripts and tests that start on port 0.
