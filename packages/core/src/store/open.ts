@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -11,7 +12,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { StoreUnavailableError, wrapDbError } from "./errors.js";
-import { createRepo, type AnyPgDatabase } from "./repo.js";
+import { createRepo, rowsOf, type AnyPgDatabase, type RepoOptions } from "./repo.js";
 import type { MigrationState, Repo, Store } from "./types.js";
 
 export type DsnKind = "memory" | "pglite" | "postgres";
@@ -35,6 +36,7 @@ const MIGRATIONS_TABLE = "__drizzle_migrations";
 /** pg_advisory_lock(int4, int4) key of the migrator: 'talo' and 1. */
 const MIGRATION_LOCK = [0x74616c6f, 1] as const;
 const DEFAULT_POOL_MAX = 10;
+const CONNECT_TIMEOUT_S = 10;
 
 /** Classifies a DSN; anything else is an error naming the accepted schemes (never echoing the DSN). */
 export function dsnKind(dsn: string): DsnKind {
@@ -117,10 +119,16 @@ function pgliteStore(pg: PGlite, folder: string, lock: DirLock | undefined, log:
   let closed: Promise<void> | undefined;
   return {
     driver: "pglite",
-    repo: createRepo(db),
+    repo: createRepo(db, poolRepoOptions),
     transaction: (fn) => runTransaction(db, fn),
-    ping: (timeoutMs) => ping(db, timeoutMs),
-    migrationStatus: () => migrationStatus(db, folder),
+    async ping(timeoutMs) {
+      assertOutsideTransaction(); // would wait forever for the transaction's connection
+      await ping(db, timeoutMs);
+    },
+    async migrationStatus() {
+      assertOutsideTransaction();
+      return migrationStatus(db, folder);
+    },
     async migrate() {
       // the directory lock already makes this process the only writer
       const before = await migrationStatus(db, folder);
@@ -158,17 +166,24 @@ function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions, log: 
   const { url, poolMax } = splitPoolMax(dsn);
   const connection: Record<string, string | number> = { application_name: "talos", TimeZone: "UTC" };
   if (opts.statementTimeoutMs && opts.statementTimeoutMs > 0) connection.statement_timeout = Math.ceil(opts.statementTimeoutMs);
-  const client = postgres(url, {
-    max: poolMax ?? opts.poolMax ?? DEFAULT_POOL_MAX,
-    onnotice: () => {},
-    connection,
-  });
+  let client: postgres.Sql;
+  try {
+    client = postgres(url, {
+      max: poolMax ?? opts.poolMax ?? DEFAULT_POOL_MAX,
+      onnotice: () => {},
+      connect_timeout: CONNECT_TIMEOUT_S,
+      connection,
+    });
+  } catch {
+    // the URL parser's message repeats the whole DSN, password included
+    throw new Error(`invalid PostgreSQL DSN ${redactDsn(dsn)}`);
+  }
   const db = drizzlePostgres({ client });
   let closed: Promise<void> | undefined;
 
   return {
     driver: "postgres",
-    repo: createRepo(db),
+    repo: createRepo(db, poolRepoOptions),
     transaction: (fn) => runTransaction(db, fn),
     ping: (timeoutMs) => ping(db, timeoutMs),
     migrationStatus: () => migrationStatus(db, folder),
@@ -178,6 +193,7 @@ function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions, log: 
       const mig = postgres(url, {
         max: 1,
         onnotice: () => {},
+        connect_timeout: CONNECT_TIMEOUT_S,
         connection: { application_name: "talos-migrate", TimeZone: "UTC" },
       });
       const mdb = drizzlePostgres({ client: mig });
@@ -220,19 +236,40 @@ function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions, log: 
   };
 }
 
+/**
+ * Marks the async context of a transaction callback. The pool repo refuses calls from inside it:
+ * on PGlite they would deadlock (the transaction holds the only connection), on PostgreSQL they
+ * would silently run outside the transaction.
+ */
+const txContext = new AsyncLocalStorage<{ open: boolean }>();
+
+function assertOutsideTransaction(): void {
+  if (txContext.getStore()?.open) {
+    throw new Error("store.repo used inside store.transaction(): use the repo passed to the transaction callback");
+  }
+}
+
+const poolRepoOptions: RepoOptions = { beforeCall: assertOutsideTransaction };
+
 async function runTransaction<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>): Promise<T> {
+  assertOutsideTransaction();
   // errors thrown by fn (TalosError, already wrapped store errors) pass through unchanged;
   // everything else came from BEGIN/COMMIT/ROLLBACK and gets wrapped
   let fromFn: { e: unknown } | undefined;
+  const ctx = { open: true };
   try {
-    return await db.transaction(async (tx) => {
-      try {
-        return await fn(createRepo(tx));
-      } catch (e) {
-        fromFn = { e };
-        throw e;
-      }
-    });
+    return await db.transaction((tx) =>
+      txContext.run(ctx, async () => {
+        try {
+          return await fn(createRepo(tx));
+        } catch (e) {
+          fromFn = { e };
+          throw e;
+        } finally {
+          ctx.open = false; // work fn started but did not await may outlive the transaction
+        }
+      }),
+    );
   } catch (e) {
     if (fromFn && fromFn.e === e) throw e;
     throw wrapDbError(e);
@@ -266,12 +303,6 @@ function readJournal(folder: string): JournalEntry[] {
   const file = path.join(folder, "meta", "_journal.json");
   const journal = JSON.parse(fs.readFileSync(file, "utf8")) as { entries?: JournalEntry[] };
   return (journal.entries ?? []).map((e) => ({ tag: e.tag, when: Number(e.when) }));
-}
-
-function rowsOf(res: unknown): Record<string, unknown>[] {
-  if (Array.isArray(res)) return res as Record<string, unknown>[];
-  const rows = (res as { rows?: unknown } | null)?.rows;
-  return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
 }
 
 /**

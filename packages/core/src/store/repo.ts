@@ -66,19 +66,16 @@ export function recordToRow(rec: KeyRecord): ApiKeyInsert {
   };
 }
 
-/** postgres.js returns an array of rows, PGlite an object with `rows`. */
-function rowsOf(res: unknown): unknown[] {
-  if (Array.isArray(res)) return res;
+/** Rows of `db.execute()`: postgres.js returns an array, PGlite an object with `rows`. */
+export function rowsOf(res: unknown): Record<string, unknown>[] {
+  if (Array.isArray(res)) return res as Record<string, unknown>[];
   const rows = (res as { rows?: unknown } | null)?.rows;
-  return Array.isArray(rows) ? rows : [];
+  return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
 }
 
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw wrapDbError(e);
-  }
+export interface RepoOptions {
+  /** Runs before every call; throwing rejects the call (open.ts uses it to catch the pool repo used inside a transaction). */
+  beforeCall?: () => void;
 }
 
 const utcDay = (d: Date): number => Math.floor(d.getTime() / 86_400_000);
@@ -118,8 +115,17 @@ function statusCondition(status: number | undefined, now: Date): SQL | undefined
  * verification are prepared once per repo: postgres.js then keeps a named server-side statement per
  * connection, so a hit is Bind/Execute only.
  */
-export function createRepo(db: AnyPgDatabase): Repo {
+export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
   const inTx = is(db, PgTransaction);
+  const beforeCall = opts.beforeCall;
+  async function guard<T>(fn: () => Promise<T>): Promise<T> {
+    beforeCall?.();
+    try {
+      return await fn();
+    } catch (e) {
+      throw wrapDbError(e);
+    }
+  }
   const byId = and(eq(apiKeys.nid, sql.placeholder("nid")), eq(apiKeys.keyId, sql.placeholder("keyId")));
 
   let getKeyQ: { execute(p: Record<string, unknown>): Promise<ApiKeyRow[]> } | undefined;
