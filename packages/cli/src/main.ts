@@ -37,6 +37,21 @@ for (const action of ["up", "status"] as const) {
 }
 
 program
+  .command("jwk")
+  .description("JSON Web Keys for derived JWTs")
+  .command("generate")
+  .description("print a new private signing JWK: eddsa (default) or rsa")
+  .argument("[type]", "eddsa | rsa")
+  .option("--kid <id>", "key id (default: RFC 7638 thumbprint)")
+  .option("--bits <bits>", "RSA key size: 2048 (default), 3072 or 4096")
+  .option("--jwks", 'wrap the key as a JWK Set {"keys":[…]}')
+  .option("--base64", "print a base64:// URL for credentials.derived_tokens.jwt.signing_keys.urls (implies --jwks)")
+  .action(async (type: string | undefined, opts: { kid?: string; bits?: string; jwks?: boolean; base64?: boolean }) => {
+    const { jwkGenerateCommand } = await import("./commands/jwk.js");
+    process.exitCode = await jwkGenerateCommand(type, opts);
+  });
+
+program
   .command("version")
   .description("print the version")
   .action(() => {

@@ -17,3 +17,4 @@ export * from "./verify/last-used.js";
 export * from "./runtime.js";
 export * from "./version.js";
 export * from "./ratelimit/index.js";
+export * from "./tokens/index.js";

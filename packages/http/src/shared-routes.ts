@@ -1,7 +1,7 @@
 import { TalosError } from "@talos/core";
 import type { AppDeps } from "./deps.js";
 import { json } from "./body.js";
-import { errorResponse } from "./errors.js";
+import { envelope, errorResponse } from "./errors.js";
 import type { RouteDef } from "./router.js";
 import { ErrorEnvelope, JsonWebKeySet, Status, Version } from "./schemas/responses.js";
 
@@ -57,8 +57,19 @@ export function jwksRoute(deps: AppDeps): RouteDef {
     tags: ["ApiKeys"],
     responses: { 200: { description: "JWK Set", schema: JsonWebKeySet }, 500: { description: "No signing key", schema: ErrorEnvelope } },
     handler: () => {
-      if (!deps.tokens) throw new TalosError("internal_server_error", "no active signing keys found");
-      return json(200, deps.tokens.jwks(), { "Cache-Control": "public, max-age=300" });
+      let set: { keys: Record<string, unknown>[] } | null = null;
+      try {
+        set = deps.tokens?.jwks() ?? null;
+      } catch (e) {
+        if (!(e instanceof TalosError && e.id === "internal_server_error")) throw e;
+      }
+      if (!set || set.keys.length === 0) {
+        // SPEC.md §10.4 quotes this message; it names no cause, unlike the internal errors §12.1 hides.
+        const body = envelope("internal_server_error", "");
+        body.error.message = "no active signing keys found";
+        return json(500, body);
+      }
+      return json(200, set, { "Cache-Control": "public, max-age=300" });
     },
   };
 }

@@ -1,0 +1,11 @@
+export * from "./signing-keys.js";
+export * from "./generate-jwk.js";
+export * from "./dev-jwks.js";
+export * from "./macaroon.js";
+export * from "./claims.js";
+export * from "./jwt.js";
+export * from "./derive-token.js";
+export * from "./verify-token.js";
+export * from "./token-service.js";
+export * from "./bench.js";
+export { macaroonRootKey } from "../keys/derived-key-ids.js";
