@@ -44,10 +44,19 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
     if (isTalosFormat(ctx, rawKey)) return fail(i, BatchError.FAILED_PRECONDITION, "raw_key uses a Talos credential format and cannot be imported");
     const keyId = importedKeyId(ctx.nid, rawKey);
     const fp = fields.requestId ? requestFingerprint(fields, { key_id: keyId }) : null;
-    const record = newRecord(ctx, "imported", keyId, fields, now, fp);
+    let record: KeyRecord;
+    try {
+      record = newRecord(ctx, "imported", keyId, fields, now, fp);
+    } catch (e) {
+      // ttl over max_ttl is a per-item validation failure, not a failure of the whole batch
+      if (!(e instanceof TalosError) || e.id !== "bad_request") throw e;
+      const field = e.metadata.field ? `requests[${i}].${e.metadata.field}` : `requests[${i}]`;
+      return fail(i, BatchError.INVALID_ARGUMENT, `${field}: ${e.message}`);
+    }
     candidates.push({ i, record });
   });
 
+  const created: KeyRecord[] = [];
   await ctx.store.transaction(async (repo) => {
     const requestIds = [...new Set(candidates.flatMap((c) => (c.record.requestId ? [c.record.requestId] : [])))];
     const byRequestId = new Map((requestIds.length ? await repo.getKeysByRequestIds(ctx.nid, "imported", requestIds) : []).map((r) => [r.requestId!, r]));
@@ -56,15 +65,17 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
     let room = max === null ? Infinity : max - (await repo.countLiveKeys(ctx.nid));
 
     const toInsert: Pending[] = [];
+    const inBatchReplays: { i: number; of: Pending }[] = [];
     for (const c of candidates) {
       const rid = c.record.requestId;
       const stored = rid ? byRequestId.get(rid) : undefined;
       const earlier = rid ? firstByRequestId.get(rid) : undefined;
       if (stored || earlier) {
         const original = stored ?? earlier!.record;
-        if (original.requestFingerprint === c.record.requestFingerprint) {
-          results[c.i]!.record = original; // idempotent replay
-        } else fail(c.i, BatchError.ALREADY_EXISTS, "request_id was already used with different parameters");
+        if (original.requestFingerprint !== c.record.requestFingerprint) {
+          fail(c.i, BatchError.ALREADY_EXISTS, "request_id was already used with different parameters");
+        } else if (stored) results[c.i]!.record = stored; // idempotent replay
+        else inBatchReplays.push({ i: c.i, of: earlier! }); // settled once the original is inserted
         continue;
       }
       const dupAt = firstByKeyId.get(c.record.keyId);
@@ -89,20 +100,28 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
     try {
       inserted = toInsert.length ? await repo.insertKeys(toInsert.map((c) => c.record)) : new Set();
     } catch {
+      inserted = new Set();
       for (const c of toInsert) fail(c.i, BatchError.INTERNAL, "An internal server error occurred.");
-      return;
     }
     for (const c of toInsert) {
-      if (inserted.has(c.record.keyId)) results[c.i]!.record = c.record;
-      else fail(c.i, BatchError.ALREADY_EXISTS, "key already imported (duplicate detected)");
+      if (!inserted.has(c.record.keyId)) {
+        if (results[c.i]!.errorCode === BatchError.NONE) fail(c.i, BatchError.ALREADY_EXISTS, "key already imported (duplicate detected)");
+        continue;
+      }
+      results[c.i]!.record = c.record;
+      created.push(c.record);
+    }
+    // an in-batch replay shares its original's fate: never a resource that was not stored
+    for (const r of inBatchReplays) {
+      const original = results[r.of.i]!;
+      if (original.record) results[r.i]!.record = original.record;
+      else fail(r.i, original.errorCode, original.errorMessage);
     }
   });
 
   const successCount = results.filter((r) => r.record !== null).length;
-  for (const r of results) {
-    if (r.record && r.record.createTime.getTime() === now) {
-      ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId: r.record.keyId, actorId: r.record.actorId, operation: "batch_import" });
-    }
+  for (const rec of created) {
+    ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId: rec.keyId, actorId: rec.actorId, operation: "batch_import" });
   }
   return { results, successCount, failureCount: results.length - successCount };
 }

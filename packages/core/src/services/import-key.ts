@@ -41,7 +41,12 @@ export async function importKey(ctx: ServiceContext, input: ImportInput): Promis
       const [existing] = await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]);
       if (existing) return replayOf(existing);
     }
-    if (await repo.getKey(ctx.nid, keyId)) throw duplicateImportError();
+    const stored = await repo.getKey(ctx.nid, keyId);
+    if (stored) {
+      // a concurrent request with this request_id committed after our lookup above: that is a replay
+      if (input.requestId && stored.kind === "imported" && stored.requestId === input.requestId) return replayOf(stored);
+      throw duplicateImportError();
+    }
     await checkQuota(ctx, repo);
     if (await repo.insertKey(record)) return { record, replay: false };
     const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]) : [];
