@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration, parseProtoDurationSeconds, formatDurationMs } from "./duration.js";
+import { parseDuration, parseProtoDurationSeconds, formatDurationMs, formatGoDuration } from "./duration.js";
 
 describe("parseDuration", () => {
   it.each([
@@ -41,5 +41,19 @@ describe("formatDurationMs", () => {
     expect(formatDurationMs(8760 * 3600_000)).toBe("8760h");
     expect(formatDurationMs(90_000)).toBe("90s");
     expect(formatDurationMs(120_000)).toBe("2m");
+  });
+});
+
+describe("formatGoDuration", () => {
+  it("prints what Go's time.Duration.String() prints", () => {
+    expect(formatGoDuration(8760 * 3600_000)).toBe("8760h0m0s");
+    expect(formatGoDuration(13080 * 3600_000)).toBe("13080h0m0s");
+    expect(formatGoDuration(3600_000 + 1000)).toBe("1h0m1s");
+    expect(formatGoDuration(90_000)).toBe("1m30s");
+    expect(formatGoDuration(1500)).toBe("1.5s");
+    expect(formatGoDuration(61_050)).toBe("1m1.05s");
+    expect(formatGoDuration(500)).toBe("500ms");
+    expect(formatGoDuration(0)).toBe("0s");
+    expect(formatGoDuration(-90_000)).toBe("-1m30s");
   });
 });

@@ -66,3 +66,23 @@ export function formatDurationMs(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+/**
+ * Go's time.Duration.String() for millisecond values ("8760h0m0s", "1m30s", "1.5s", "500ms"),
+ * so messages that quote durations read as the reference's do.
+ */
+export function formatGoDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  const sign = ms < 0 ? "-" : "";
+  let rest = Math.abs(Math.trunc(ms));
+  if (rest < 1000) return `${sign}${rest}ms`;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  const frac = rest % 1000;
+  const secs = `${Math.floor(rest / 1000)}${frac ? `.${String(frac).padStart(3, "0").replace(/0+$/, "")}` : ""}s`;
+  if (h > 0) return `${sign}${h}h${m}m${secs}`;
+  if (m > 0) return `${sign}${m}m${secs}`;
+  return `${sign}${secs}`;
+}

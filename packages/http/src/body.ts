@@ -3,6 +3,25 @@ import type { z, ZodType } from "zod";
 import { TalosError, badRequest } from "@talos/core";
 import { normaliseMessage } from "./codec.js";
 
+/**
+ * Nesting limit of request bodies, as protobuf's C++ and Java JSON parsers have. Deeper input
+ * would overflow the stack in the recursive code downstream (JSON.stringify, zod), i.e. a 500.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** True when any object or array lies deeper than MAX_JSON_DEPTH levels (iterative: no stack). */
+function nestsTooDeep(root: object): boolean {
+  const stack: [object, number][] = [[root, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (depth > MAX_JSON_DEPTH) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) {
+      if (x !== null && typeof x === "object") stack.push([x as object, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** Reads the request body as protojson (SPEC.md §3.2): empty = {}, must be a JSON object. */
 export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
   const text = await c.req.text();
@@ -16,6 +35,7 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TalosError("bad_request", "request body must be a JSON object");
   }
+  if (nestsTooDeep(value)) throw new TalosError("bad_request", `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   return normaliseMessage(value) as Record<string, unknown>;
 }
 
@@ -49,10 +69,23 @@ export async function readBody<S extends ZodType>(c: Context, schema: S): Promis
   return parseWith(schema, await readJsonObject(c));
 }
 
+/** Body size of a response built here (a Response has no Content-Length until it is written). */
+export const BODY_BYTES = Symbol("talos.bodyBytes");
+export type SizedResponse = Response & { [BODY_BYTES]?: number };
+
+/** A JSON response from a complete plain header object, which @hono/node-server writes as is. */
+export function jsonWithHeaderFields(status: number, body: unknown, fields: Record<string, string>): SizedResponse {
+  const text = JSON.stringify(body);
+  const res: SizedResponse = new Response(text, { status, headers: fields });
+  res[BODY_BYTES] = Buffer.byteLength(text);
+  return res;
+}
+
 export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
-  const h = new Headers(headers);
-  h.set("Content-Type", "application/json");
-  return new Response(JSON.stringify(body), { status, headers: h });
+  const fields: Record<string, string> = {};
+  if (headers) for (const k in headers) fields[k] = headers[k]!;
+  fields["content-type"] = "application/json";
+  return jsonWithHeaderFields(status, body, fields);
 }
 
 export function empty(status: number): Response {

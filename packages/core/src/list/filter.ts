@@ -58,6 +58,8 @@ function readQuoted(c: Cursor, field: string): string {
     if (ch === undefined) return fail(`unterminated string in the ${field} value`);
     c.i++;
     if (ch === '"') return out;
+    // no stored value can contain NUL (PostgreSQL text cannot hold it), and SQL would reject it
+    if (ch === "\u0000") return fail(`the ${field} value must not contain NUL characters`);
     if (ch === "\\") {
       const next = c.s[c.i];
       if (next === undefined) return fail(`unterminated string in the ${field} value`);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { TalosError, badRequest, notFound } from "../errors.js";
-import { formatDurationMs } from "../duration.js";
+import { TalosError, notFound } from "../errors.js";
+import { formatGoDuration } from "../duration.js";
+import { isImportedKeyId, isUuid } from "../keys/ids.js";
 import type { Repo } from "../store/types.js";
 import type { KeyKind, KeyRecord, RateLimitPolicy } from "../types.js";
 import type { ServiceContext } from "./context.js";
@@ -24,7 +25,9 @@ export function computeExpiry(ctx: ServiceContext, ttlMs: number | undefined, no
   const { default_ttl, max_ttl } = ctx.config.credentials.api_keys;
   if (ttlMs !== undefined) {
     if (max_ttl > 0 && ttlMs > max_ttl) {
-      throw badRequest("ttl", `ttl ${formatDurationMs(ttlMs)} exceeds the project maximum of ${formatDurationMs(max_ttl)}`);
+      // exact text of SPEC.md §6.1, durations as the reference prints them (Go's Duration.String)
+      const message = `ttl ${formatGoDuration(ttlMs)} exceeds the project maximum of ${formatGoDuration(max_ttl)}`;
+      throw new TalosError("bad_request", message, { field: "ttl" });
     }
     return new Date(now + ttlMs);
   }
@@ -103,8 +106,12 @@ export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: 
   };
 }
 
-/** Loads a key of the given kind or throws 404; a key of the other kind is "not found". */
+/**
+ * Loads a key of the given kind or throws 404; a key of the other kind is "not found". An id of the
+ * wrong shape is not looked up (SPEC.md §4): it cannot exist, and text such as NUL would fail in SQL.
+ */
 export async function loadKey(ctx: ServiceContext, repo: Repo, kind: KeyKind, keyId: string, forUpdate = false): Promise<KeyRecord> {
+  if (!(kind === "issued" ? isUuid(keyId) : isImportedKeyId(keyId))) throw notFound();
   const rec = forUpdate ? await repo.getKeyForUpdate(ctx.nid, keyId) : await repo.getKey(ctx.nid, keyId);
   if (!rec || rec.kind !== kind) throw notFound();
   return rec;

@@ -10,9 +10,24 @@ export const expected = (what: string) => ({
   error: (iss: { input?: unknown }) => (iss.input === undefined ? "is required" : `must be ${what}`),
 });
 
-export const nameField = z.string(expected("a string")).max(256, "must be at most 256 characters");
+/**
+ * Stored text must be valid Unicode without U+0000: PostgreSQL text and jsonb cannot hold NUL,
+ * and jsonb refuses lone surrogates (text would silently turn them into U+FFFD).
+ */
+const UNSTORABLE = /\u0000|\p{Cs}/u;
+const UNSTORABLE_MESSAGE = "must be valid Unicode text without NUL characters";
+const unstorable = (v: unknown): boolean => {
+  if (typeof v === "string") return UNSTORABLE.test(v);
+  if (Array.isArray(v)) return v.some(unstorable);
+  if (v !== null && typeof v === "object") return Object.entries(v).some(([k, x]) => UNSTORABLE.test(k) || unstorable(x));
+  return false;
+};
+/** A string that is stored. */
+export const storedString = (what = "a string") => z.string(expected(what)).refine((v) => !UNSTORABLE.test(v), UNSTORABLE_MESSAGE);
+
+export const nameField = storedString().max(256, "must be at most 256 characters");
 export const scopesField = z
-  .array(z.string(expected("a string")).min(1, "must be 1 to 128 characters").max(128, "must be 1 to 128 characters"), expected("an array of strings"))
+  .array(storedString().min(1, "must be 1 to 128 characters").max(128, "must be 1 to 128 characters"), expected("an array of strings"))
   .max(64, "must have at most 64 entries");
 
 /** Struct: any JSON object, at most 4096 bytes as compact JSON. */
@@ -20,6 +35,9 @@ export const structField = (maxBytes = 4096) =>
   z
     .record(z.string(), z.unknown(), expected("a JSON object"))
     .refine((v) => utf8.encode(JSON.stringify(v)).length <= maxBytes, `must be at most ${maxBytes} bytes as JSON`);
+
+/** Key metadata: a Struct that is stored, so every key and string value must be storable text. */
+export const metadataField = structField().refine((v) => !unstorable(v), UNSTORABLE_MESSAGE);
 
 /** ttl (SPEC.md §3.3): Go, protobuf or extended duration; "" and "0s" mean "use the default" (undefined). */
 export const ttlField = z.string(expected("a duration string such as \"3600s\", \"720h\" or \"30d\"")).transform((v, ctx): number | undefined => {
@@ -63,7 +81,7 @@ export const rateLimitPolicyField = z
         }
         return s;
       }),
-      unit: z.string(expected("a string")).max(64, "must be at most 64 characters").optional(),
+      unit: storedString().max(64, "must be at most 64 characters").optional(),
     },
     expected("an object"),
   )
@@ -84,5 +102,5 @@ export const ipRestrictionField = z
   )
   .transform((r) => (r.allowed_cidrs && r.allowed_cidrs.length > 0 ? r.allowed_cidrs : null));
 
-export const requestIdField = z.string(expected("a string")).max(36, "must be at most 36 characters");
+export const requestIdField = storedString().max(36, "must be at most 36 characters");
 export const credentialField = z.string(expected("a string")).max(8192, "must be at most 8192 characters");

@@ -4,10 +4,12 @@ import {
   credentialField,
   expected,
   ipRestrictionField,
+  metadataField,
   nameField,
   rateLimitPolicyField,
   requestIdField,
   scopesField,
+  storedString,
   structField,
   ttlField,
 } from "./fields.js";
@@ -19,7 +21,7 @@ const keyCreateFields = {
   actor_id: nameField.optional(),
   scopes: scopesField.optional(),
   ttl: ttlField.optional(),
-  metadata: structField().optional(),
+  metadata: metadataField.optional(),
   rate_limit_policy: rateLimitPolicyField.optional(),
   ip_restriction: ipRestrictionField.optional(),
   request_id: requestIdField.optional(),
@@ -59,7 +61,7 @@ export const UpdateApiKeyFields = z
   .object({
     name: nameField.optional(),
     scopes: scopesField.optional(),
-    metadata: structField().optional(),
+    metadata: metadataField.optional(),
     rate_limit_policy: rateLimitPolicyField.optional(),
     ip_restriction: ipRestrictionField.optional(),
   })
@@ -76,7 +78,7 @@ export const RotateIssuedApiKeyBody = z
   .object({
     name: nameField.optional(),
     scopes: scopesField.optional(),
-    metadata: structField().optional(),
+    metadata: metadataField.optional(),
     rate_limit_policy: rateLimitPolicyField.optional(),
     ip_restriction: ipRestrictionField.optional(),
     visibility: enumInput(KEY_VISIBILITY).optional(),
@@ -94,7 +96,7 @@ export const RotateIssuedApiKeyBody = z
 export const RevokeApiKeyBody = z
   .object({
     reason: enumInput(REVOCATION_REASON).optional(),
-    description: z.string(expected("a string")).max(1024, "must be at most 1024 characters").optional(),
+    description: storedString().max(1024, "must be at most 1024 characters").optional(),
   })
   .transform((b) => ({ reason: b.reason ?? 0, description: b.description ?? "" }))
   .meta({ id: "AdminRevokeApiKeyBody" });
