@@ -17,5 +17,17 @@ export function createLogger(log: Config["log"] | { level: string; format: strin
     },
   };
   if (log.format === "text") return pino(opts, pretty({ colorize: false, sync: true, destination: 1 }));
-  return pino(opts, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // The 4 KiB buffer batches writes under load; without a timer a quiet server would hold its
+  // start-up warnings and request logs indefinitely (and lose them on a crash).
+  setInterval(() => {
+    try {
+      dest.flush();
+    } catch {
+      // destination not ready or already closed: the next tick or the exit flush writes it
+    }
+  }, LOG_FLUSH_INTERVAL_MS).unref();
+  return pino(opts, dest);
 }
+
+const LOG_FLUSH_INTERVAL_MS = 500;

@@ -19,7 +19,11 @@ export async function closeServer(server: ServerType, graceMs: number): Promise<
   const s = server as Server;
   const closed = new Promise<void>((resolve) => s.close(() => resolve()));
   s.closeIdleConnections();
+  // A keep-alive connection whose request finishes during the drain turns idle only then; without
+  // this sweep it would hold the drain open for the whole grace period.
+  const sweep = setInterval(() => s.closeIdleConnections(), 50);
   const timer = setTimeout(() => s.closeAllConnections(), graceMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(timer);
 }
