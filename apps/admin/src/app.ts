@@ -2,11 +2,12 @@ import { createApp, healthRoutes, jwksRoute, versionRoute, type AppDeps, type Ro
 import { issuedRoutes } from "./routes/issued.js";
 import { importedRoutes } from "./routes/imported.js";
 import { verifyRoutes } from "./routes/verify.js";
+import { gatewayRoutes } from "./routes/gateway.js";
 import { openApiRoute } from "./routes/openapi.js";
 
-/** Every admin operation (SPEC.md §4), without health/version/JWKS. */
+/** Every admin operation (SPEC.md §4, §20.1), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
-  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps)];
+  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps)];
 }
 
 /** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { VERSION } from "@talos/core";
+import { VERSION } from "@talos/core/version";
 
 /** `talos`: one file per command, heavy modules loaded lazily (DESIGN.md habit 7). */
 const program = new Command()

@@ -37,6 +37,8 @@ export interface AppDeps {
   draining(): boolean;
   /** once per request, after the response is ready (request log, metrics) */
   observeRequest?: RequestObserver;
+  /** requests being served (the http_requests_in_flight gauge): inc on arrival, dec when answered */
+  inFlight?: { inc(): void; dec(): void };
 }
 
 /** Socket peer address as seen by @hono/node-server (undefined under app.request in tests). */

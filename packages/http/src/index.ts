@@ -13,3 +13,4 @@ export * from "./deps.js";
 export * from "./shared-routes.js";
 export * from "./openapi.js";
 export * from "./metrics.js";
+export * from "./log-path.js";

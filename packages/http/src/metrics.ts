@@ -47,6 +47,8 @@ export function createMetrics() {
     event(e: AuditEvent) {
       if (e.event === "APIKeyCreated") created.inc({ kind: e.kind, operation: e.operation });
       else if (e.event === "APIKeyRevoked") revoked.inc({ kind: e.kind, reason: REASONS[e.reason] ?? "unspecified" });
+      // rotation revokes the old key as SUPERSEDED (SPEC.md §6.5) without an APIKeyRevoked event
+      else if (e.event === "APIKeyRotated") revoked.inc({ kind: e.kind, reason: "superseded" });
       else if (e.event === "ImportedAPIKeyDeleted") deleted.inc();
       else if (e.event === "TokenDerived") derived.inc({ algorithm: e.algorithm });
     },

@@ -40,7 +40,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   const telemetry = createMetrics();
   let built;
   try {
-    built = await buildServer(config, logger, { migrate: opts.migrate ?? false, observers: telemetry.observers });
+    built = await buildServer(config, logger, { migrate: opts.migrate ?? false, observers: telemetry.observers, devDir: opts.dev ? ".talos" : undefined });
   } catch (e) {
     const msg = e instanceof StartupError || e instanceof Error ? e.message : "start-up failed";
     logger.error({}, msg);
@@ -49,6 +49,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     return 1;
   }
   const { deps } = built;
+  deps.inFlight = telemetry.inFlight;
   deps.observeRequest = (r) => {
     telemetry.observeRequest(r);
     if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;

@@ -12,7 +12,7 @@ export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
 
 /** The metrics listener: health probes and /metrics. */
 export function metricsApp(deps: AppDeps, metricsRoute: RouteDef | null) {
-  return createApp({ ...deps, observeRequest: undefined }, [...healthRoutes(deps), ...(metricsRoute ? [metricsRoute] : [])]);
+  return createApp({ ...deps, observeRequest: undefined, inFlight: undefined }, [...healthRoutes(deps), ...(metricsRoute ? [metricsRoute] : [])]);
 }
 
 export { adminRoutes, createApp, jwksRoute, versionRoute };
