@@ -33,7 +33,7 @@ describe("README examples", () => {
     async () => {
       const server = await startTalos({ args: ["serve", "--dev"] });
       const apiPort = new URL(server.apiUrl).port;
-      const metricsPort = new URL(server.metricsUrl).port;
+      const metricsPort = new URL(server.metricsUrl ?? "http://127.0.0.1:4422").port;
       const script = usingTheApiScript().replaceAll("localhost:4420", `127.0.0.1:${apiPort}`).replaceAll("localhost:4422", `127.0.0.1:${metricsPort}`);
       expect(script).toContain("issuedApiKeys");
       const r = await bash(script, REPO_ROOT); // `npx talos` resolves from the repository
