@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { VERSION } from "@talos/core/version";
+import { registerKeysCommands } from "./commands/keys/index.js";
 
 /** `talos`: one file per command, heavy modules loaded lazily (DESIGN.md habit 7). */
 const program = new Command()
@@ -36,9 +37,8 @@ for (const action of ["up", "status"] as const) {
     });
 }
 
-program
-  .command("jwk")
-  .description("JSON Web Keys for derived JWTs")
+const jwk = program.command("jwk").description("JSON Web Keys for derived JWTs");
+jwk
   .command("generate")
   .description("print a new private signing JWK: eddsa (default) or rsa")
   .argument("[type]", "eddsa | rsa")
@@ -50,6 +50,9 @@ program
     const { jwkGenerateCommand } = await import("./commands/jwk.js");
     process.exitCode = await jwkGenerateCommand(type, opts);
   });
+
+// `talos keys …` and `talos jwk get`: declarations only; each action loads its own file
+registerKeysCommands(program, jwk);
 
 program
   .command("version")

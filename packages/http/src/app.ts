@@ -3,8 +3,10 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { randomUUID } from "node:crypto";
 import { StatementTimeoutError, StoreUnavailableError, TalosError, isTalosError } from "@talos/core";
+import { BODY_BYTES, jsonWithHeaderFields, type SizedResponse } from "./body.js";
 import { errorResponse } from "./errors.js";
-import { createDispatcher, type AppEnv, type RouteDef } from "./router.js";
+import { createDispatcher, type AppEnv, type Ctx, type RouteDef } from "./router.js";
+import { createPathRedactor } from "./log-path.js";
 import type { Logger } from "./logger.js";
 import type { AppDeps } from "./deps.js";
 
@@ -18,10 +20,35 @@ const SECURITY_HEADERS: [string, string][] = [
   ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
 ];
 
+/** Marks responses that already carry X-Request-ID and the security headers (jsonResponse). */
+const COMPLETE = Symbol("talos.completeHeaders");
+
+/**
+ * json() with the request id and security headers already in its one plain header object, so the
+ * middleware adds nothing afterwards and @hono/node-server writes the head directly (hot routes).
+ */
+export function jsonResponse(c: Ctx, status: number, body: unknown, headers?: Record<string, string>): Response {
+  // same values as SECURITY_HEADERS; a literal keeps one fast object shape
+  const fields: Record<string, string> = {
+    "content-type": "application/json",
+    "x-request-id": c.get("requestId"),
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  };
+  if (headers) for (const k in headers) fields[k] = headers[k]!;
+  const res = jsonWithHeaderFields(status, body, fields) as SizedResponse & { [COMPLETE]?: true };
+  res[COMPLETE] = true;
+  return res;
+}
+
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,128}$/;
 
 export interface RequestObserver {
   /** called once per request after the response is ready (logs, metrics) */
+  /** `path`: the request path with every segment that is not a route literal or a key id replaced by `*` */
   (info: { method: string; route: string; path: string; status: number; durationMs: number; requestId: string; bytesIn: number; bytesOut: number }): void;
 }
 
@@ -56,32 +83,50 @@ export function createApp(deps: AppDeps, routes: RouteDef[]): Hono<AppEnv> {
       }),
     );
   }
+  const logPath = createPathRedactor(routes);
   app.use(async (c, next) => {
     const started = performance.now();
     const given = c.req.header("x-request-id");
     const requestId = given && VISIBLE_ASCII.test(given) ? given : randomUUID();
     c.set("requestId", requestId);
-    await next();
-    const res = c.res;
-    res.headers.set("X-Request-ID", requestId);
-    for (const [k, v] of SECURITY_HEADERS) res.headers.set(k, v);
+    deps.inFlight?.inc();
+    try {
+      await next();
+    } finally {
+      deps.inFlight?.dec();
+    }
+    const res = c.res as SizedResponse & { [COMPLETE]?: true };
+    if (res[COMPLETE] !== true) {
+      res.headers.set("X-Request-ID", requestId);
+      for (const [k, v] of SECURITY_HEADERS) res.headers.set(k, v);
+    }
+    const route = c.get("route") ?? "unmatched";
+    const path = c.req.path;
     deps.observeRequest?.({
       method: c.req.method,
-      route: c.get("route") ?? "unmatched",
-      path: c.req.path,
+      route,
+      path: path === route ? path : logPath(path),
       status: res.status,
       durationMs: performance.now() - started,
       requestId,
       bytesIn: Number(c.req.header("content-length") ?? 0),
-      bytesOut: Number(res.headers.get("content-length") ?? 0),
+      bytesOut: res[BODY_BYTES] ?? Number(res.headers.get("content-length") ?? 0),
     });
   });
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => errorResponse(new TalosError("request_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`)),
-    }),
-  );
+  const tooLarge = () => errorResponse(new TalosError("request_too_large", `request body exceeds ${MAX_BODY_BYTES} bytes`));
+  const streamingLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  // hono's bodyLimit reads c.req.raw.body, which makes @hono/node-server build a full Request with
+  // a web stream for every request (most of verify's CPU). Same rules, decided from the headers;
+  // only bodies without a usable Content-Length (chunked, or app.request in tests) are streamed.
+  app.use((c, next) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return next();
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      return parseInt(length || "0", 10) > MAX_BODY_BYTES ? Promise.resolve(tooLarge()) : next();
+    }
+    return streamingLimit(c, next);
+  });
   app.onError((err, c) => toErrorResponse(err, deps.logger, c.get("requestId")));
   const dispatch = createDispatcher(routes);
   app.all("*", (c) => dispatch(c));

@@ -39,8 +39,20 @@ export function timestamp(d: Date | null | undefined): string | null {
   return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
 }
 
+// Verify answers the same few expiry times over and over: formatting them once saves a Date and
+// a toISOString per response. Bounded by clearing.
+const stamps = new Map<number, string>();
+const MAX_STAMPS = 4096;
+
 export function timestampMs(ms: number | null | undefined): string | null {
-  return ms == null ? null : timestamp(new Date(ms));
+  if (ms == null) return null;
+  let s = stamps.get(ms);
+  if (s === undefined) {
+    s = timestamp(new Date(ms))!;
+    if (stamps.size >= MAX_STAMPS) stamps.clear();
+    stamps.set(ms, s);
+  }
+  return s;
 }
 
 /** Reads a query parameter given in snake_case or lowerCamelCase; all values (repeatable params). */

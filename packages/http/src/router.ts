@@ -98,17 +98,23 @@ export function createDispatcher(routes: RouteDef[]) {
   };
   const notFound = () => errorResponse(new TalosError("not_found", "route not found"));
 
+  const runStatic = (c: Ctx, method: string, byMethod: Map<string, RouteDef>) => {
+    const r = byMethod.get(method);
+    if (!r) return methodNotAllowed(byMethod.keys());
+    c.set("route", r.path);
+    return r.handler(c, {});
+  };
+
   return async (c: Ctx): Promise<Response> => {
     const method = c.req.method === "HEAD" ? "GET" : c.req.method;
-    const parts = splitPath(c.req.path);
+    const rawPath = c.req.path;
+    // Without percent-encoding the path is its own split-and-joined form: no split on the hot path.
+    const direct = rawPath.includes("%") ? undefined : staticRoutes.get(rawPath);
+    if (direct) return runStatic(c, method, direct);
+    const parts = splitPath(rawPath);
     if (!parts || parts.some((p) => p.includes("/"))) return notFound();
     const byMethod = staticRoutes.get(`/${parts.join("/")}`);
-    if (byMethod) {
-      const r = byMethod.get(method);
-      if (!r) return methodNotAllowed(byMethod.keys());
-      c.set("route", r.path);
-      return r.handler(c, {});
-    }
+    if (byMethod) return runStatic(c, method, byMethod);
     let bestWeight = -1;
     const allowed: string[] = [];
     for (const d of dynamic) {

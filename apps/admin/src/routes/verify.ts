@@ -1,4 +1,4 @@
-import { TalosError, badRequest, revokeKey } from "@talos/core";
+import { TalosError, badRequest, revokeKey, type ParsedIp, type VerifyOptions } from "@talos/core";
 import {
   BatchVerifyApiKeysRequest,
   BatchVerifyApiKeysResponse,
@@ -12,16 +12,29 @@ import {
   empty,
   encodeVerification,
   json,
+  jsonResponse,
   readBody,
   timestampMs,
   verificationHeaders,
   type AppDeps,
+  type Ctx,
   type RouteDef,
 } from "@talos/http";
 import { errors } from "./common.js";
 
 const TAG = ["ApiKeys"];
 const credentialRequired = () => new TalosError("credential_required", "credential is required", { field: "credential" });
+
+/** The client IP is resolved on first read: only keys with CIDRs and tokens with an `acl` need it. */
+function verifyOptions(deps: AppDeps, c: Ctx): VerifyOptions {
+  let ip: ParsedIp | null | undefined;
+  return {
+    get clientIp() {
+      return ip === undefined ? (ip = clientIp(deps, c)) : ip;
+    },
+    cacheMode: cacheMode(c),
+  };
+}
 
 export function verifyRoutes(deps: AppDeps): RouteDef[] {
   const { verifier, ctx } = deps.runtime;
@@ -37,8 +50,8 @@ export function verifyRoutes(deps: AppDeps): RouteDef[] {
       handler: async (c) => {
         const { credential } = await readBody(c, VerifyApiKeyRequest);
         if (!credential) throw credentialRequired();
-        const v = await verifier.verify(credential, { clientIp: clientIp(deps, c), cacheMode: cacheMode(c) });
-        return json(200, encodeVerification(v), verificationHeaders(v, ctx.clock()));
+        const v = await verifier.verify(credential, verifyOptions(deps, c));
+        return jsonResponse(c, 200, encodeVerification(v), verificationHeaders(v, ctx.clock()));
       },
     },
     {
@@ -55,9 +68,9 @@ export function verifyRoutes(deps: AppDeps): RouteDef[] {
         if (requests.length > 100) throw badRequest("requests", "must contain at most 100 items");
         const out = await verifier.verifyBatch(
           requests.map((r) => r.credential ?? ""),
-          { clientIp: clientIp(deps, c), cacheMode: cacheMode(c) },
+          verifyOptions(deps, c),
         );
-        return json(200, { results: out.results.map(encodeVerification) }, { "Ory-Talos-Cache": out.cache });
+        return jsonResponse(c, 200, { results: out.results.map(encodeVerification) }, { "Ory-Talos-Cache": out.cache });
       },
     },
     {

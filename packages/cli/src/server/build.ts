@@ -66,10 +66,12 @@ export async function buildServer(config: Config, logger: Logger, opts: { migrat
     const cfg = { addrs: redisCfg.addrs, password: redisCfg.password, db: redisCfg.db, timeoutMs: redisCfg.timeout, tls: redisCfg.tls.enabled };
     const onError = (e: Error) => logger.warn({ err: e.message }, "redis error");
     redis = createRedisClient(cfg, { onError });
-    subscriber = createRedisClient(cfg, { onError });
+    // Invalidation messages only matter to an instance that caches.
+    const caching = config.cache.enabled && config.cache.ttl > 0;
+    if (caching) subscriber = createRedisClient(cfg, { onError });
     // A Redis that is down must not stop the start-up: the limiter fails open or closed per
     // rate_limit.fail_open and the clients keep reconnecting in the background.
-    const ready = await Promise.all([readyWithin(redis, redisCfg.timeout), readyWithin(subscriber, redisCfg.timeout)]);
+    const ready = await Promise.all([redis, subscriber].flatMap((c) => (c ? [readyWithin(c, redisCfg.timeout)] : [])));
     if (!ready.every(Boolean)) logger.warn({ timeout_ms: redisCfg.timeout }, "redis is not reachable yet; retrying in the background");
   }
   const limiter = config.rate_limit.backend === "redis" && redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter();

@@ -37,6 +37,8 @@ export function createRedisClient(cfg: RedisClientConfig, opts: { onError?: (e: 
     commandTimeout: cfg.timeoutMs,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
+    // Shutdown must not wait on a dead socket.
+    disconnectTimeout: Math.min(cfg.timeoutMs, 500),
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   };
   if (cfg.password !== "") options.password = cfg.password;

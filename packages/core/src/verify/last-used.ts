@@ -28,9 +28,10 @@ export class LastUsedQueue {
     this.timer.unref();
   }
 
-  record(nid: string, keyId: string, stored: Date | null, now: number): void {
+  /** `stored`: the record's last_used_time (a Date, or epoch ms as the verification cache holds it) */
+  record(nid: string, keyId: string, stored: Date | number | null, now: number): void {
     const day = Math.floor(now / DAY_MS);
-    if (stored && Math.floor(stored.getTime() / DAY_MS) >= day) return;
+    if (stored !== null && Math.floor((typeof stored === "number" ? stored : stored.getTime()) / DAY_MS) >= day) return;
     if (day !== this.seenDay) {
       this.seen.clear();
       this.seenDay = day;

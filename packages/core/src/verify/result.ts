@@ -1,4 +1,5 @@
-import { KeyStatus, VerificationError, type KeyRecord, type RateLimitPolicy } from "../types.js";
+import { KeyStatus, VerificationError, type RateLimitPolicy } from "../types.js";
+import type { CachedKey } from "./cache.js";
 
 export type CredentialType = "issued" | "imported" | "jwt" | "macaroon";
 export type CacheOutcome = "HIT" | "MISS" | "SKIP";
@@ -69,7 +70,7 @@ export function bareFailure(code: VerificationError, type: CredentialType | null
 }
 
 /** Success, or a failure that carries the key's fields (EXPIRED, REVOKED, IP_NOT_ALLOWED, RATE_LIMITED). */
-export function keyOutcome(rec: KeyRecord, code: VerificationError, issuer: string): Verification {
+export function keyOutcome(rec: CachedKey, code: VerificationError, issuer: string): Verification {
   const ok = code === VerificationError.UNSPECIFIED;
   return {
     ...EMPTY,
@@ -78,7 +79,7 @@ export function keyOutcome(rec: KeyRecord, code: VerificationError, issuer: stri
     keyId: rec.keyId,
     actorId: rec.actorId,
     scopes: rec.scopes,
-    expireTime: rec.expireTime ? rec.expireTime.getTime() : null,
+    expireTime: rec.expireTime,
     metadata: rec.metadata,
     rateLimitPolicy: ok || code === VerificationError.RATE_LIMITED ? rec.rateLimitPolicy : null,
     visibility: ok ? rec.visibility || 1 : 0,

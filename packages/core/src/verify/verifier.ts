@@ -1,8 +1,8 @@
 import { importedKeyId } from "../keys/imported-key.js";
 import { ipInCidrs, parseCidr, type Cidr, type ParsedIp } from "../net/cidr.js";
-import { keyStatus, KeyStatus, VerificationError, type KeyKind, type KeyRecord } from "../types.js";
+import { VerificationError, type KeyKind, type KeyRecord } from "../types.js";
 import type { ServiceContext } from "../services/context.js";
-import type { KeyCache } from "./cache.js";
+import { toCachedKey, type CachedKey, type KeyCache } from "./cache.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { bareFailure, keyOutcome, type CacheOutcome, type Verification } from "./result.js";
 
@@ -72,17 +72,25 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     return { kind: "imported", keyId: importedKeyId(nid, credential) };
   }
 
-  async function gates(rec: KeyRecord, opts: VerifyOptions, now: number, consume: boolean): Promise<Verification> {
-    const status = keyStatus(rec, now);
-    if (status === KeyStatus.REVOKED) return keyOutcome(rec, VerificationError.REVOKED, issuer);
-    if (status === KeyStatus.EXPIRED) return keyOutcome(rec, VerificationError.EXPIRED, issuer);
+  /** keyOutcome plus the header hints; the object is fresh, so it is filled in place. */
+  function outcome(rec: CachedKey, code: VerificationError, noStore: boolean, policyHeader: CachedKey["rateLimitPolicy"]): Verification {
+    const v = keyOutcome(rec, code, issuer);
+    v.noStore = noStore;
+    v.policyHeader = policyHeader;
+    return v;
+  }
+
+  async function gates(rec: CachedKey, opts: VerifyOptions, now: number, consume: boolean): Promise<Verification> {
+    // SPEC.md §5.1 status, as keyStatus() computes it for a KeyRecord
+    if (rec.revoked) return keyOutcome(rec, VerificationError.REVOKED, issuer);
+    if (rec.expireTime !== null && rec.expireTime <= now) return keyOutcome(rec, VerificationError.EXPIRED, issuer);
     const policy = rec.rateLimitPolicy;
     const enforced = limiter !== null && policy !== null && (policy.unit === "" || policy.unit === "requests");
     const noStore = rec.allowedCidrs !== null || (rl.enabled && policy !== null);
     if (rec.allowedCidrs && !(opts.clientIp && ipInCidrs(opts.clientIp, cidrsOf(rec.allowedCidrs)))) {
-      return { ...keyOutcome(rec, VerificationError.IP_NOT_ALLOWED, issuer), noStore, policyHeader: policy };
+      return outcome(rec, VerificationError.IP_NOT_ALLOWED, noStore, policy);
     }
-    if (!enforced || !consume) return { ...keyOutcome(rec, VerificationError.UNSPECIFIED, issuer), noStore, policyHeader: policy };
+    if (!enforced || !consume) return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
     try {
       const d = await limiter.take(`${nid}:${rec.kind}:${rec.keyId}`, policy.quota, policy.windowSeconds * 1000, now);
       deps.observeLimiter?.(d.allowed ? "allowed" : "limited", limiter.backend);
@@ -100,11 +108,11 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       deps.observeLimiter?.("error", limiter.backend);
       deps.onLimiterError?.(e);
       if (!rl.fail_open) return { ...bareFailure(VerificationError.INTERNAL, rec.kind), noStore };
-      return { ...keyOutcome(rec, VerificationError.UNSPECIFIED, issuer), noStore, policyHeader: policy };
+      return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
     }
   }
 
-  function finish(v: Verification, rec: KeyRecord | null, now: number): Verification {
+  function finish(v: Verification, rec: CachedKey | null, now: number): Verification {
     if (v.isValid && rec) deps.lastUsed?.record(nid, rec.keyId, rec.lastUsedTime, now);
     deps.observe?.(v);
     return v;
@@ -113,10 +121,11 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   const internal = (type: KeyKind) => bareFailure(VerificationError.INTERNAL, type);
   const cacheFor = (mode: CacheMode) => (mode === "default" ? deps.cache : null);
 
-  async function evaluate(l: { kind: KeyKind; keyId: string }, rec: KeyRecord | null | undefined, outcome: CacheOutcome, opts: VerifyOptions, now: number) {
-    if (!rec || rec.kind !== l.kind) return finish({ ...bareFailure(VerificationError.NOT_FOUND, l.kind), cache: outcome }, null, now);
+  async function evaluate(l: { kind: KeyKind; keyId: string }, rec: CachedKey | null | undefined, cache: CacheOutcome, opts: VerifyOptions, now: number) {
+    if (!rec || rec.kind !== l.kind) return finish({ ...bareFailure(VerificationError.NOT_FOUND, l.kind), cache }, null, now);
     const v = await gates(rec, opts, now, true);
-    return finish({ ...v, cache: outcome }, rec, now);
+    v.cache = cache; // gates always returns a fresh object
+    return finish(v, rec, now);
   }
 
   async function token(type: "jwt" | "macaroon", credential: string, opts: VerifyOptions): Promise<Verification> {
@@ -136,7 +145,8 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       if (!rec) {
         outcome = opts.cacheMode === "default" && deps.cache ? "MISS" : "SKIP";
         try {
-          rec = (await ctx.store.repo.getKey(nid, l.keyId)) ?? undefined;
+          const row = await ctx.store.repo.getKey(nid, l.keyId);
+          rec = row ? toCachedKey(row) : undefined;
         } catch {
           return finish({ ...internal(l.kind), cache: outcome }, null, clock());
         }
@@ -148,7 +158,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     async verifyBatch(credentials, opts) {
       const lookups = credentials.map(route);
       const cache = cacheFor(opts.cacheMode);
-      const found = new Map<string, KeyRecord>();
+      const found = new Map<string, CachedKey>();
       const missing: string[] = [];
       let anyMiss = false;
       let anyHit = false;
@@ -165,7 +175,8 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
         anyMiss = true;
         try {
           const now = clock();
-          for (const rec of await ctx.store.repo.getKeys(nid, [...new Set(missing)])) {
+          for (const row of await ctx.store.repo.getKeys(nid, [...new Set(missing)])) {
+            const rec = toCachedKey(row);
             found.set(rec.keyId, rec);
             if (opts.cacheMode !== "no-store") deps.cache?.set(rec, now);
           }
