@@ -47,7 +47,9 @@ export async function buildServer(config: Config, logger: Logger, opts: { migrat
   logger.info({ dsn: redactDsn(config.db.dsn), driver: store.driver }, "database opened");
   try {
     if (store.driver === "postgres") {
-      const pending = (await store.migrationStatus()).filter((m) => m.appliedAt === null);
+      const states = await store.migrationStatus();
+      if (states.some((m) => m.unknown)) logger.warn({}, "database schema is newer than this talos binary: upgrade talos");
+      const pending = states.filter((m) => m.appliedAt === null);
       if (pending.length > 0) {
         if (!(opts.migrate || config.db.migrate_on_start)) throw new StartupError(SCHEMA_BEHIND);
         await store.migrate();

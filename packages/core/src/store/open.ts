@@ -331,11 +331,17 @@ async function migrationStatus(db: AnyPgDatabase, folder: string): Promise<Migra
     throw wrapDbError(e);
   }
   const newest = Math.max(-Infinity, ...applied.keys());
-  return journal.map((e) => {
+  const known = new Set(journal.map((e) => e.when));
+  const states: MigrationState[] = journal.map((e) => {
     if (applied.has(e.when)) return { name: e.tag, appliedAt: applied.get(e.when) ?? new Date(e.when) };
     // recorded by drizzle as applied-by-order but without its own row (or before applied_at existed)
     return { name: e.tag, appliedAt: e.when <= newest ? new Date(e.when) : null };
   });
+  // Applied by a newer binary: the schema is ahead of this one (SPEC.md §18 wants a warning).
+  for (const [when, at] of applied) {
+    if (!known.has(when)) states.push({ name: `unknown migration of ${new Date(when).toISOString()}`, appliedAt: at ?? new Date(when), unknown: true });
+  }
+  return states;
 }
 
 async function ensureMigrationsTable(db: AnyPgDatabase): Promise<void> {

@@ -981,3 +981,25 @@ describe.skipIf(!PG_DSN)("PostgreSQL-only behaviour", () => {
     }
   });
 });
+
+describe("schema newer than the binary", () => {
+  it("lists migrations applied by a newer talos as unknown", async () => {
+    const dir = path.join(tmpDir(), "data");
+    const first = await openStore(`pglite://${dir}`);
+    await first.close();
+    const pg = new PGlite(dir);
+    const future = Date.UTC(2099, 0, 1);
+    await pg.query(`insert into drizzle.__drizzle_migrations (hash, created_at) values ('from-the-future', ${future})`);
+    await pg.close();
+    const s = await openStore(`pglite://${dir}`);
+    try {
+      const states = await s.migrationStatus();
+      const unknown = states.filter((m) => m.unknown);
+      expect(unknown).toHaveLength(1);
+      expect(unknown[0]!.name).toContain("2099-01-01");
+      expect(states.filter((m) => !m.unknown).every((m) => m.appliedAt instanceof Date)).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -54,6 +54,8 @@ export interface Repo {
 export interface MigrationState {
   name: string;
   appliedAt: Date | null;
+  /** applied to the database but absent from this binary's migrations (a newer talos ran) */
+  unknown?: true;
 }
 
 export interface Store {
