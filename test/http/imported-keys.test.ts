@@ -6,6 +6,7 @@ import type { Logger } from "@talos/http";
 import { buildServer } from "../../packages/cli/src/server/build.js";
 import { appFor } from "../../packages/cli/src/server/apps.js";
 import { TEST_ISSUER, TEST_SECRET, startOn, startTestServer, testDatabases, type TestResponse, type TestServer } from "../support/harness.js";
+import { KEY_FIELDS, NOT_FOUND_VERIFICATION } from "../support/http-expect.js";
 
 /**
  * Imported keys over HTTP (SPEC.md §6.2–6.4, §6.6–6.8, §6.10–6.12, §7, §9, §11): import, get, list,
@@ -31,41 +32,7 @@ const newRaw = (): string => `sk_test_${randomBytes(20).toString("hex")}`;
 const actor = (what: string): string => `${what}-${uniq()}`;
 const ms = (t: string | null): number => Date.parse(t!);
 
-/** The exact NOT_FOUND verification body of SPEC.md §7.4. */
-const NOT_FOUND_BODY = {
-  is_valid: false,
-  status: "KEY_STATUS_UNSPECIFIED",
-  key_id: "",
-  actor_id: "",
-  scopes: [],
-  expire_time: null,
-  metadata: null,
-  rate_limit_policy: null,
-  visibility: "KEY_VISIBILITY_UNSPECIFIED",
-  issuer: "",
-  error_code: "VERIFICATION_ERROR_NOT_FOUND",
-  error_message: "API key not found",
-  rate_limit_remaining: "0",
-  rate_limit_reset_time: null,
-};
-
-const KEY_FIELDS = [
-  "key_id",
-  "name",
-  "actor_id",
-  "scopes",
-  "status",
-  "metadata",
-  "create_time",
-  "update_time",
-  "expire_time",
-  "last_used_time",
-  "rate_limit_policy",
-  "ip_restriction",
-  "revocation_reason",
-  "revocation_description",
-  "visibility",
-].sort();
+const NOT_FOUND_BODY = NOT_FOUND_VERIFICATION;
 
 function expectError(res: TestResponse, code: number, status: string, reason: string, message?: string): void {
   expect(res.status, res.text).toBe(code);
