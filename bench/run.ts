@@ -1,0 +1,645 @@
+import autocannon, { type Options as CannonOptions, type Result as CannonResult } from "autocannon";
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { exportJWK, generateKeyPair } from "jose";
+import postgres from "postgres";
+import { fileSize, ROOT, startProcess, talosEntry, type Proc } from "./proc.js";
+import { paced } from "./paced.js";
+import { formatSummary, summarise, type ProfileSummary } from "./profile-summary.js";
+import { round } from "./stats.js";
+
+/**
+ * `npm run bench [-- --quick] [-- --compare bench/results/<file>.json]`
+ *
+ * Starts its own servers as real processes on 127.0.0.1 (a bare Hono baseline, talos on the
+ * embedded database, talos on PostgreSQL when TALOS_BENCH_DSN or TALOS_TEST_DSN is set), drives
+ * them with autocannon from this process, and writes bench/results/<timestamp>.{json,md} plus
+ * bench/results/latest.json. Every load loop is bounded by a duration; the whole run by
+ * --max-seconds. The method and the targets are described in BENCHMARKS.md.
+ */
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    compare: { type: "string" },
+    connections: { type: "string", default: "32" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    "no-pg": { type: "boolean", default: false },
+    "no-profile": { type: "boolean", default: false },
+    "cache-entries": { type: "string" },
+    "max-seconds": { type: "string" },
+  },
+});
+
+const QUICK = args.quick ?? false;
+const CONNECTIONS = Number(args.connections);
+const DURATION = Number(args.duration ?? (QUICK ? 1 : 10));
+const WARMUP = Number(args.warmup ?? (QUICK ? 0.5 : 2));
+const PROFILE_SECONDS = Math.min(DURATION, 6);
+const MAX_SECONDS = Number(args["max-seconds"] ?? (QUICK ? 90 : 420));
+const PG_ADMIN_DSN = args["no-pg"] ? null : process.env.TALOS_BENCH_DSN || process.env.TALOS_TEST_DSN || null;
+const NID = "00000000-0000-0000-0000-000000000000";
+const KEYS = 100;
+const HMAC = `bench-hmac-${randomBytes(16).toString("hex")}`;
+const ISSUER = "https://bench.talos.local";
+const VERIFY = "/v2alpha1/admin/apiKeys:verify";
+const BATCH = "/v2alpha1/admin/apiKeys:batchVerify";
+
+const startedAt = Date.now();
+const work = mkdtempSync(`${tmpdir()}/talos-bench-`);
+const resultsDir = `${ROOT}/bench/results`;
+const procs: Proc[] = [];
+const log = (msg: string) => process.stderr.write(`[bench ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(3)}s] ${msg}\n`);
+
+// A run that overstays its budget stops itself: loops are bounded, this bounds the whole.
+const watchdog = setTimeout(() => {
+  log(`run exceeded ${MAX_SECONDS}s; stopping`);
+  for (const p of procs) p.child.kill("SIGKILL");
+  process.exit(3);
+}, MAX_SECONDS * 1000);
+watchdog.unref();
+
+// ---------------------------------------------------------------- types
+
+interface Row {
+  id: string;
+  title: string;
+  db: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+  total: number;
+  /** rps / baseline rps */
+  ratio: number | null;
+  unit?: string;
+  extra?: Record<string, number | string>;
+  note?: string;
+}
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+interface Results {
+  meta: Record<string, unknown>;
+  rows: Row[];
+  pgDirect: Record<string, number> | null;
+  invalidDbProof: Record<string, unknown> | null;
+  cacheMemory: Record<string, number> | null;
+  logging: Record<string, number> | null;
+  profile: ProfileSummary | null;
+  targets: Target[];
+}
+
+const results: Results = { meta: {}, rows: [], pgDirect: null, invalidDbProof: null, cacheMemory: null, logging: null, profile: null, targets: [] };
+
+// ---------------------------------------------------------------- servers
+
+function talosEnv(dsn: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: "production",
+    TALOS_PRINT_PORTS: "1",
+    TALOS_SERVE_HTTP_HOST: "127.0.0.1",
+    TALOS_SERVE_HTTP_PORT: "0",
+    TALOS_SERVE_METRICS_HOST: "127.0.0.1",
+    TALOS_SERVE_METRICS_PORT: "0",
+    TALOS_DB_DSN: dsn,
+    TALOS_SECRETS_HMAC_CURRENT: HMAC,
+    TALOS_CREDENTIALS_ISSUER: ISSUER,
+    TALOS_LOG_LEVEL: "info",
+    TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_URLS: jwksUrl,
+    ...extra,
+  };
+}
+
+let jwksUrl = "";
+async function makeJwks(): Promise<string> {
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: "bench-ed25519", use: "sig", alg: "EdDSA" };
+  return `base64://${Buffer.from(JSON.stringify({ keys: [jwk] })).toString("base64")}`;
+}
+
+async function startTalos(name: string, dsn: string, opts: { nodeArgs?: string[]; env?: Record<string, string>; migrate?: boolean } = {}) {
+  const entry = talosEntry();
+  const p = await startProcess({
+    name,
+    dir: work,
+    args: [...(opts.nodeArgs ?? []), ...entry.args, "serve", "admin", ...(opts.migrate ? ["--migrate"] : [])],
+    env: talosEnv(dsn, opts.env),
+    readyLine: /TALOS_PORTS (\d+) (\d+)/,
+  });
+  procs.push(p);
+  return { proc: p, url: `http://127.0.0.1:${p.ready[0]}` };
+}
+
+async function stop(p: Proc) {
+  await p.stop();
+  procs.splice(procs.indexOf(p), 1);
+}
+
+// ---------------------------------------------------------------- HTTP helpers
+
+async function call(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(base + path, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+}
+
+const issueBody = (i: number) => ({
+  name: `bench-key-${i}`,
+  actor_id: `user-${i}`,
+  scopes: ["keys:read", "keys:write", "billing:read"],
+  metadata: { plan: "enterprise", team: "platform", region: "eu-west-1" },
+});
+
+/** Issues KEYS keys and imports one; returns the secrets, ids and the imported raw key. */
+async function seed(base: string) {
+  const secrets: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < KEYS; i++) {
+    const r = await call(base, "/v2alpha1/admin/issuedApiKeys", issueBody(i));
+    if (r.status !== 201) throw new Error(`issue failed: ${r.status} ${r.text}`);
+    secrets.push(r.body.secret as string);
+    ids.push(r.body.issued_api_key.key_id as string);
+  }
+  const rawKey = `sk_live_${randomBytes(24).toString("hex")}`;
+  const imp = await call(base, "/v2alpha1/admin/importedApiKeys", { raw_key: rawKey, ...issueBody(KEYS) });
+  if (imp.status !== 201) throw new Error(`import failed: ${imp.status} ${imp.text}`);
+  return { secrets, ids, rawKey, importedId: (imp.body.key_id ?? imp.body.imported_api_key?.key_id) as string };
+}
+
+/** A well-formed issued key whose checksum is wrong (anti-enumeration path, CPU-only rejection). */
+function badChecksum(secret: string): string {
+  const last = secret.at(-1)!;
+  return secret.slice(0, -1) + (last === "2" ? "3" : "2");
+}
+const GARBAGE = "this-is-not-an-api-key!";
+
+// ---------------------------------------------------------------- load
+
+type Load = Pick<CannonOptions, "requests" | "overallRate"> & { path?: string; body?: string; headers?: Record<string, string> };
+
+async function cannon(url: string, load: Load, seconds: number): Promise<CannonResult> {
+  const opts: CannonOptions & { ignoreCoordinatedOmission?: boolean } = {
+    url: url + (load.path ?? ""),
+    connections: CONNECTIONS,
+    pipelining: 1,
+    duration: seconds,
+    timeout: 10,
+    method: "POST",
+    headers: { "content-type": "application/json", ...load.headers },
+    body: load.body,
+    requests: load.requests,
+    overallRate: load.overallRate,
+    // the rate-limited run reports raw latencies (autocannon's correction assumes 1 ms intervals)
+    ignoreCoordinatedOmission: load.overallRate ? true : undefined,
+  };
+  return autocannon(opts);
+}
+
+let baselineRps: number | null = null;
+
+async function measure(id: string, title: string, db: string, url: string, load: Load, opts: { warmup?: boolean; perRequest?: number; unit?: string; note?: string } = {}): Promise<Row> {
+  if (opts.warmup !== false && WARMUP > 0) await cannon(url, load, WARMUP);
+  log(`${id}: ${DURATION}s x ${CONNECTIONS} connections${load.overallRate ? ` at ${load.overallRate} req/s` : ""}`);
+  const r = await cannon(url, load, DURATION);
+  const done = r["2xx"] + r.non2xx;
+  const rps = done / r.duration;
+  const row: Row = {
+    id,
+    title,
+    db,
+    rps: round(rps, 0),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    total: done,
+    ratio: baselineRps ? round(rps / baselineRps, 3) : null,
+    unit: opts.unit,
+    note: opts.note,
+  };
+  if (opts.perRequest) row.extra = { [`${opts.unit ?? "items"}/s`]: round(rps * opts.perRequest, 0) };
+  results.rows.push(row);
+  log(`  ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, max ${row.max} ms, errors ${row.errors}, non-2xx ${row.non2xx}`);
+  return row;
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+async function createBenchDatabase(admin: string) {
+  const name = `talos_bench_${randomBytes(5).toString("hex")}`;
+  const sql = postgres(admin, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    dsn: url.toString(),
+    /** pg_stat_database counters of the bench database, read from the admin database (its own queries do not count) */
+    async counters() {
+      const [row] = await sql`select xact_commit::bigint + xact_rollback::bigint as xacts, tup_fetched::bigint as fetched, tup_returned::bigint as returned from pg_stat_database where datname = ${name}`;
+      return { xacts: Number(row!.xacts), fetched: Number(row!.fetched), returned: Number(row!.returned) };
+    },
+    /**
+     * Backends publish their statistics late: PostgreSQL 15 flushes a busy backend's counters at
+     * most once a second and, once it is idle, within 10 s. Waiting 11 s after the last activity
+     * therefore sees everything. (Ending the server's connections would flush at once, but the
+     * pool's next query then fails once per dead connection.) --quick waits 1.5 s: it can then
+     * over-count (late stats of the seeding), never under-count a run with queries.
+     */
+    async settled(waitMs = QUICK ? 1500 : 11_000) {
+      await sleep(waitMs);
+      return this.counters();
+    },
+    async vacuum() {
+      const db = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      await db.unsafe("VACUUM ANALYZE api_keys");
+      await db.end();
+    },
+    async drop() {
+      await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await sql.end();
+    },
+  };
+}
+
+function runToEnd(name: string, argv: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${name} exited ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function embeddedScenarios() {
+  const { proc, url } = await startTalos("talos-embedded", "memory");
+  const seeded = await seed(url);
+  const body = (credential: string) => JSON.stringify({ credential });
+  const verifyAll = seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: body(s) }));
+  for (const s of seeded.secrets) await call(url, VERIFY, { credential: s }); // warm the cache
+  const sample = await call(url, VERIFY, { credential: seeded.secrets[0] });
+  if (sample.headers.get("ory-talos-cache") !== "HIT" || sample.body.is_valid !== true) throw new Error(`warm verify is not a valid cache hit: ${sample.text}`);
+
+  // baseline: same body, same response size, bare Hono
+  const baseline = await startProcess({
+    name: "baseline",
+    dir: work,
+    args: ["--import", "tsx", `${ROOT}/bench/baseline-server.ts`],
+    env: { PATH: process.env.PATH, NODE_ENV: "production", BASELINE_TEMPLATE: sample.text },
+    readyLine: /BASELINE_PORT (\d+)/,
+  });
+  procs.push(baseline);
+  const baseUrl = `http://127.0.0.1:${baseline.ready[0]}`;
+  const probe = await call(baseUrl, VERIFY, { credential: seeded.secrets[0] });
+  if (probe.text.length !== sample.text.length) throw new Error(`baseline body is ${probe.text.length} bytes, verify ${sample.text.length}`);
+  const b = await measure("baseline", "baseline: bare Hono, same body and response size", "-", baseUrl, { requests: verifyAll });
+  baselineRps = b.rps;
+  b.ratio = 1;
+  await stop(baseline);
+
+  const logBefore = fileSize(proc.stdoutPath);
+  const warm = await measure("verify_warm", "verify, issued key, cache warm", "embedded", url, { requests: verifyAll });
+  results.logging = { bytesPerRequest: round((fileSize(proc.stdoutPath) - logBefore) / Math.max(1, warm.total), 0) };
+  const half = Math.max(1, Math.floor(warm.rps / 2));
+  await measure("verify_warm_50pct", `verify, cache warm, 50% of max (${half} req/s) with autocannon overallRate (1 s bursts, see BENCHMARKS.md)`, "embedded", url, { requests: verifyAll, overallRate: half }, { warmup: false });
+  log(`verify_warm_50pct_paced: ${DURATION}s at an even ${half} req/s`);
+  const pacedRequests = verifyAll.map((r) => ({ path: r.path, body: r.body }));
+  // its own warm-up: node:http's client in this process is cold (autocannon has its own)
+  if (WARMUP > 0) await paced({ url, rate: half, seconds: Math.max(WARMUP, 2), connections: CONNECTIONS, requests: pacedRequests });
+  const p = await paced({ url, rate: half, seconds: DURATION, connections: CONNECTIONS, requests: pacedRequests });
+  results.rows.push({
+    id: "verify_warm_50pct_paced",
+    title: `verify, cache warm, 50% of max (${half} req/s) evenly paced, open loop`,
+    db: "embedded",
+    rps: p.rps,
+    p50: p.p50,
+    p99: p.p99,
+    max: p.max,
+    errors: p.errors,
+    non2xx: p.non2xx,
+    total: p.completed,
+    ratio: baselineRps ? round(p.rps / baselineRps, 3) : null,
+    extra: { "skipped (server behind)": p.skipped, "ms client send lateness p99": p.sendLateP99 },
+  });
+  log(`  ${p.rps} req/s, p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms, errors ${p.errors}, skipped ${p.skipped}`);
+  await measure("verify_nocache_embedded", "verify, cache bypassed (no-cache)", "embedded", url, { requests: verifyAll, headers: { "cache-control": "no-cache" } });
+  await measure("verify_imported", "verify, imported key, cache warm", "embedded", url, { path: VERIFY, body: body(seeded.rawKey) });
+  if (!PG_ADMIN_DSN) {
+    await measure("verify_invalid_checksum", "verify, well-formed key with a bad checksum", "embedded", url, { path: VERIFY, body: body(badChecksum(seeded.secrets[0]!)) });
+    await measure("verify_invalid_garbage", "verify, garbage string (routes as imported)", "embedded", url, { path: VERIFY, body: body(GARBAGE) });
+  }
+  const batchBody = JSON.stringify({ requests: seeded.secrets.map((credential) => ({ credential })) });
+  const batchProbe = await call(url, BATCH, JSON.parse(batchBody));
+  if (batchProbe.headers.get("ory-talos-cache") !== "HIT") throw new Error(`batchVerify is not all hits: ${batchProbe.headers.get("ory-talos-cache")}`);
+  await measure("batch_verify_100", "batchVerify, 100 warm keys per request", "embedded", url, { path: BATCH, body: batchBody }, { perRequest: KEYS, unit: "credentials" });
+  await measure("issue", "issue a key", "embedded", url, { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) });
+
+  const derive = await call(url, "/v2alpha1/admin/apiKeys:derive", { credential: seeded.secrets[0] });
+  if (derive.status === 200) {
+    await measure("derive_jwt", "derive a JWT (Ed25519)", "embedded", url, { path: "/v2alpha1/admin/apiKeys:derive", body: body(seeded.secrets[0]!) });
+  } else {
+    const reason = `n/a: derive answered ${derive.status} ${(derive.body.error?.message as string | undefined) ?? derive.text.slice(0, 80)}`;
+    log(`derive_jwt ${reason}`);
+    results.rows.push({ id: "derive_jwt", title: "derive a JWT (Ed25519)", db: "embedded", rps: 0, p50: 0, p99: 0, max: 0, errors: 0, non2xx: 0, total: 0, ratio: null, note: reason });
+  }
+  await stop(proc);
+}
+
+/** The warm-cache run again on a server with request logging off, and once under the CPU profiler. */
+async function loggingAndProfile() {
+  if (!QUICK) {
+    const { proc, url } = await startTalos("talos-nolog", "memory", { env: { TALOS_LOG_LEVEL: "warn" } });
+    const seeded = await seed(url);
+    const reqs = seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) }));
+    for (const s of seeded.secrets) await call(url, VERIFY, { credential: s });
+    const row = await measure("verify_warm_nolog", "verify, cache warm, request log off (log.level warn) — for the log's share", "embedded", url, { requests: reqs });
+    const warm = results.rows.find((r) => r.id === "verify_warm")!;
+    results.logging = { ...results.logging, rpsLogOn: warm.rps, rpsLogOff: row.rps, costPct: round(100 * (1 - warm.rps / row.rps), 1) };
+    await stop(proc);
+  }
+  if (args["no-profile"] || QUICK) return;
+  const profDir = `${work}/prof`;
+  mkdirSync(profDir);
+  const { proc, url } = await startTalos("talos-profiled", "memory", { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`] });
+  const seeded = await seed(url);
+  for (const s of seeded.secrets) await call(url, VERIFY, { credential: s });
+  const reqs = seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) }));
+  log(`profile: verify warm under --cpu-prof for ${PROFILE_SECONDS}s (not a measured row)`);
+  const loadStarted = Date.now();
+  await cannon(url, { requests: reqs }, PROFILE_SECONDS);
+  const code = await proc.stop();
+  const windowMs = Date.now() - loadStarted;
+  procs.splice(procs.indexOf(proc), 1);
+  // one profile per thread (tsx's loader runs in a worker): the main thread's is the largest
+  const file = readdirSync(profDir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => ({ f, size: fileSize(`${profDir}/${f}`) }))
+    .sort((a, b) => b.size - a.size)[0]?.f;
+  if (code !== 0 || !file) {
+    log(`profile: server exited ${code}, no profile written`);
+    return;
+  }
+  results.profile = summarise(`${profDir}/${file}`, 15, windowMs);
+  if (!QUICK) {
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(`${resultsDir}/latest.cpuprofile`, readFileSync(`${profDir}/${file}`));
+  }
+}
+
+async function postgresScenarios(admin: string) {
+  const db = await createBenchDatabase(admin);
+  log(`postgres: database ${db.name}`);
+  try {
+    const { proc, url } = await startTalos("talos-postgres", db.dsn, { migrate: true });
+    const seeded = await seed(url);
+    const body = (credential: string) => JSON.stringify({ credential });
+    const proof: Record<string, unknown> = {};
+
+    const bad = badChecksum(seeded.secrets[0]!);
+    const nocache = seeded.secrets.map((sec) => ({ method: "POST", path: VERIFY, body: body(sec) }));
+    const scenarios: { id: string; title: string; load: Load; expect: (r: Awaited<ReturnType<typeof call>>) => boolean }[] = [
+      {
+        id: "verify_invalid_checksum",
+        title: "verify, well-formed key with a bad checksum",
+        load: { path: VERIFY, body: body(bad) },
+        expect: (r) => r.body.error_code === "VERIFICATION_ERROR_NOT_FOUND" && r.headers.get("ory-talos-cache") === "SKIP",
+      },
+      {
+        id: "verify_invalid_garbage",
+        title: "verify, garbage string (routes as imported: one lookup by spec)",
+        load: { path: VERIFY, body: body(GARBAGE) },
+        expect: (r) => r.body.error_code === "VERIFICATION_ERROR_NOT_FOUND",
+      },
+      {
+        id: "verify_nocache_postgres",
+        title: "verify, cache bypassed (no-cache)",
+        load: { requests: nocache, headers: { "cache-control": "no-cache" } },
+        expect: (r) => r.body.is_valid === true && r.headers.get("ory-talos-cache") === "SKIP",
+      },
+    ];
+    // probes and warm-ups first, so the counted windows hold nothing but the measured runs
+    for (const sc of scenarios) {
+      const one = await call(url, VERIFY, JSON.parse(sc.load.body ?? (sc.load.requests?.[0]?.body as string)), sc.load.headers);
+      if (!sc.expect(one)) throw new Error(`${sc.id}: unexpected probe response ${one.headers.get("ory-talos-cache")} ${one.text}`);
+      if (WARMUP > 0) await cannon(url, sc.load, WARMUP);
+    }
+    await db.vacuum(); // so autovacuum/analyze has nothing to do during the counted runs
+    let before = await db.settled();
+    for (const sc of scenarios) {
+      const row = await measure(sc.id, sc.title, "postgres", url, sc.load, { warmup: false });
+      // a run without queries leaves nothing to flush; any other run is read after the idle flush
+      const zeroSoFar = (await db.counters()).xacts === before.xacts;
+      const after = zeroSoFar ? await db.counters() : await db.settled();
+      const xacts = after.xacts - before.xacts;
+      proof[sc.id] = {
+        requests: row.total,
+        xactDelta: xacts,
+        tupFetchedDelta: after.fetched - before.fetched,
+        queriesPerVerify: round(xacts / Math.max(1, row.total), 4),
+      };
+      row.extra = { ...row.extra, "queries/verify": round(xacts / Math.max(1, row.total), 4) };
+      before = after;
+    }
+    results.invalidDbProof = proof;
+    await stop(proc);
+
+    log(`pg-direct: postgres.js alone, ${CONNECTIONS} in flight, pool 10`);
+    const out = await runToEnd(
+      "pg-direct",
+      ["--import", "tsx", `${ROOT}/bench/pg-direct.ts`, "--dsn", db.dsn, "--keys", seeded.ids.join(","), "--concurrency", String(CONNECTIONS), "--pool", "10", "--duration", String(DURATION), "--warmup", String(WARMUP)],
+      (DURATION + WARMUP + 30) * 1000,
+    );
+    const m = /PG_DIRECT (.*)/.exec(out);
+    if (!m) throw new Error(`pg-direct printed no result: ${out}`);
+    results.pgDirect = JSON.parse(m[1]!) as Record<string, number>;
+    log(`  ${results.pgDirect.lookupsPerSec} lookups/s, p50 ${results.pgDirect.p50} ms, p99 ${results.pgDirect.p99} ms`);
+  } finally {
+    await db.drop();
+  }
+}
+
+async function cacheMemory() {
+  // --quick measures fewer entries and scales; the target is judged on a full run only
+  const n = args["cache-entries"] ?? (QUICK ? "50000" : "1000000");
+  log(`cache memory: ${n} entries`);
+  const out = await runToEnd("cache-memory", ["--expose-gc", "--conditions=development", "--import", "tsx", `${ROOT}/bench/cache-memory.ts`, "--entries", n], 180_000);
+  const m = /CACHE_MEMORY (.*)/.exec(out);
+  if (!m) throw new Error(`cache-memory printed no result: ${out}`);
+  results.cacheMemory = JSON.parse(m[1]!) as Record<string, number>;
+  log(`  heapUsed +${results.cacheMemory.heapUsedDeltaMiB} MiB (${results.cacheMemory.bytesPerEntry} B/entry)`);
+}
+
+// ---------------------------------------------------------------- report
+
+function judge() {
+  const row = (id: string) => results.rows.find((r) => r.id === id);
+  const t: Target[] = [];
+  const warm = row("verify_warm");
+  const half = row("verify_warm_50pct_paced");
+  const bursts = row("verify_warm_50pct");
+  if (warm?.ratio != null) t.push({ target: "verify, cache warm: ≥ 0.75 × baseline req/s", measured: `${warm.ratio} × (${warm.rps} vs ${baselineRps} req/s)`, met: warm.ratio >= 0.75 });
+  if (half) {
+    const b = bursts ? ` (autocannon overallRate, 1 s bursts: p99 ${bursts.p99} ms)` : "";
+    t.push({ target: "verify, cache warm: p99 < 5 ms at 50% of max load", measured: `p99 ${half.p99} ms at an even ${half.rps} req/s${b}`, met: half.p99 < 5 && half.errors === 0 && half.extra?.["skipped (server behind)"] === 0 });
+  }
+  const pg = row("verify_nocache_postgres");
+  if (pg && results.pgDirect) {
+    const r = round(pg.rps / results.pgDirect.lookupsPerSec!, 3);
+    t.push({ target: "verify, cache bypassed on PostgreSQL: ≥ 0.6 × postgres.js alone", measured: `${r} × (${pg.rps} req/s vs ${results.pgDirect.lookupsPerSec} lookups/s)`, met: r >= 0.6 });
+  } else t.push({ target: "verify, cache bypassed on PostgreSQL: ≥ 0.6 × postgres.js alone", measured: "n/a (no PostgreSQL DSN)", met: null });
+  const batch = row("batch_verify_100");
+  if (batch) {
+    const creds = batch.rps * KEYS;
+    t.push({ target: "batchVerify of 100 warm keys: ≥ 20,000 credentials/s", measured: `${creds} credentials/s`, met: creds >= 20_000 });
+  }
+  const proof = results.invalidDbProof as Record<string, { queriesPerVerify: number; xactDelta: number; requests: number }> | null;
+  if (proof?.verify_invalid_checksum) {
+    const p = proof.verify_invalid_checksum;
+    t.push({
+      target: "invalid credential: zero DB round trips",
+      measured: `queries per invalid verify: ${p.queriesPerVerify} (pg_stat_database Δxact ${p.xactDelta} over ${p.requests} bad-checksum verifies)`,
+      met: p.xactDelta === 0,
+    });
+  } else t.push({ target: "invalid credential: zero DB round trips", measured: "n/a (no PostgreSQL DSN to observe)", met: null });
+  const mem = results.cacheMemory;
+  if (mem) {
+    const projected = mem.entries! < 1_000_000 ? ` → ${round((mem.bytesPerEntry! * 1_000_000) / 2 ** 20, 0)} MiB projected for 1,000,000 (judged on a full run)` : "";
+    t.push({ target: "1,000,000 cached keys < 1 GiB heap", measured: `${mem.heapUsedDeltaMiB} MiB for ${mem.entries} entries (${mem.bytesPerEntry} B/entry)${projected}`, met: mem.entries! >= 1_000_000 ? mem.heapUsedDeltaBytes! < 2 ** 30 : null });
+  }
+  results.targets = t;
+}
+
+function markdown(): string {
+  const m = results.meta;
+  const L: string[] = [];
+  L.push(`### Run ${m.timestamp as string}`, "");
+  L.push(`${m.cpus as number} CPUs (${m.cpuModel as string}), ${m.memGiB as number} GiB, node ${m.node as string}, server: ${m.server as string}, ${CONNECTIONS} connections, pipelining 1, ${DURATION} s per scenario after ${WARMUP} s warm-up${QUICK ? " (--quick)" : ""}. Load average (1/5/15 min) at start ${(m.loadavgStart as number[]).join(" / ")}, at end ${(m.loadavgEnd as number[]).join(" / ")}.`, "");
+  L.push("| scenario | db | req/s | × baseline | p50 ms | p99 ms | max ms | errors | non-2xx | notes |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const r of results.rows) {
+    const extra = r.extra ? Object.entries(r.extra).map(([k, v]) => `${v} ${k}`).join("; ") : "";
+    const notes = [extra, r.note ?? ""].filter(Boolean).join("; ");
+    if (r.total === 0 && r.note) L.push(`| ${r.title} | ${r.db} | n/a | | | | | | | ${notes} |`);
+    else L.push(`| ${r.title} | ${r.db} | ${r.rps} | ${r.ratio ?? ""} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors} | ${r.non2xx} | ${notes} |`);
+  }
+  if (results.pgDirect) {
+    const p = results.pgDirect;
+    L.push(`| postgres.js alone, same PK lookup (not HTTP) | postgres | ${p.lookupsPerSec} lookups/s | | ${p.p50} | ${p.p99} | ${p.max} | ${p.errors} | | ${p.concurrency} in flight, pool ${p.pool} |`);
+  }
+  L.push("");
+  if (results.cacheMemory) {
+    const c = results.cacheMemory;
+    L.push(`Cache memory: ${c.entries} realistic records → heapUsed +${c.heapUsedDeltaMiB} MiB (${c.bytesPerEntry} B/entry), RSS +${c.rssDeltaMiB} MiB, filled in ${c.fillSeconds} s.`, "");
+  }
+  if (results.logging) L.push(`Request log: ${JSON.stringify(results.logging)}`, "");
+  if (results.invalidDbProof) L.push(`DB round trips (pg_stat_database deltas of the bench database): ${JSON.stringify(results.invalidDbProof)}`, "");
+  L.push("| target | measured | met |", "| --- | --- | --- |");
+  for (const t of results.targets) L.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} |`);
+  if (results.profile) L.push("", "Profile of the server during verify (cache warm), top frames by self time:", "", formatSummary(results.profile));
+  return L.join("\n") + "\n";
+}
+
+function compare(file: string) {
+  const old = JSON.parse(readFileSync(file, "utf8")) as Results;
+  const pct = (a: number, b: number) => (b === 0 ? "" : `${a >= b ? "+" : ""}${round((100 * (a - b)) / b, 1)}%`);
+  const L = [`Compared with ${file} (${old.meta.timestamp as string}):`, "", "| scenario | req/s then → now | Δ | p99 then → now |", "| --- | ---: | ---: | ---: |"];
+  for (const r of results.rows) {
+    const o = old.rows.find((x) => x.id === r.id);
+    if (!o || o.total === 0 || r.total === 0) continue;
+    L.push(`| ${r.id} | ${o.rps} → ${r.rps} | ${pct(r.rps, o.rps)} | ${o.p99} → ${r.p99} |`);
+  }
+  if (old.pgDirect && results.pgDirect) L.push(`| pg_direct (lookups/s) | ${old.pgDirect.lookupsPerSec} → ${results.pgDirect.lookupsPerSec} | ${pct(results.pgDirect.lookupsPerSec!, old.pgDirect.lookupsPerSec!)} | ${old.pgDirect.p99} → ${results.pgDirect.p99} |`);
+  // bytes per entry: --quick fills fewer entries than a full run
+  if (old.cacheMemory && results.cacheMemory) L.push(`| cache heap B/entry | ${old.cacheMemory.bytesPerEntry} → ${results.cacheMemory.bytesPerEntry} | ${pct(results.cacheMemory.bytesPerEntry!, old.cacheMemory.bytesPerEntry!)} | |`);
+  return L.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  jwksUrl = await makeJwks();
+  const entry = talosEntry();
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  let commit = "";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
+  } catch {
+    commit = "unknown";
+  }
+  let free = "";
+  try {
+    free = execFileSync("free", ["-h"]).toString().split("\n")[1]?.trim() ?? "";
+  } catch {
+    free = "";
+  }
+  results.meta = {
+    timestamp: new Date().toISOString(),
+    quick: QUICK,
+    commit,
+    node: process.version,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? "",
+    memGiB: round(totalmem() / 2 ** 30, 1),
+    free,
+    server: entry.kind === "dist" ? "node packages/cli/dist/main.js (build)" : "node packages/cli/bin/talos.mjs (sources via tsx)",
+    connections: CONNECTIONS,
+    pipelining: 1,
+    durationS: DURATION,
+    warmupS: WARMUP,
+    postgres: PG_ADMIN_DSN ? "yes" : "no",
+    loadavgStart: loadavg().map((x) => round(x, 1)),
+  };
+  log(`server: ${results.meta.server as string}; ${CONNECTIONS} connections, ${DURATION}s per scenario, ${WARMUP}s warm-up; PostgreSQL: ${PG_ADMIN_DSN ? "yes" : "no"}`);
+
+  await embeddedScenarios();
+  if (PG_ADMIN_DSN) await postgresScenarios(PG_ADMIN_DSN);
+  else log("PostgreSQL scenarios skipped: set TALOS_BENCH_DSN (or TALOS_TEST_DSN) to run them");
+  await loggingAndProfile();
+  await cacheMemory();
+  results.meta.loadavgEnd = loadavg().map((x) => round(x, 1));
+  judge();
+
+  const md = markdown();
+  mkdirSync(resultsDir, { recursive: true });
+  const json = JSON.stringify(results, null, 2);
+  writeFileSync(`${resultsDir}/${stamp}.json`, json);
+  writeFileSync(`${resultsDir}/${stamp}.md`, md);
+  writeFileSync(`${resultsDir}/latest.json`, json);
+  process.stdout.write(`\n${md}\n`);
+  if (args.compare) {
+    if (!existsSync(args.compare)) throw new Error(`--compare: ${args.compare} not found`);
+    process.stdout.write(`${compare(args.compare)}\n`);
+  }
+  log(`wrote bench/results/${stamp}.json, .md and latest.json (${round((Date.now() - startedAt) / 1000, 0)} s)`);
+}
+
+try {
+  await main();
+} finally {
+  for (const p of [...procs]) await p.stop(5000).catch(() => null);
+  rmSync(work, { recursive: true, force: true });
+  clearTimeout(watchdog);
+}
