@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "@talos/core";
 import { createMetrics } from "@talos/http";
 import { processEnv } from "../env.js";
-import { createLogger } from "../logger.js";
+import { createLoggers } from "../logger.js";
 import { appFor, metricsApp } from "../server/apps.js";
 import { buildServer, StartupError, type Mode } from "../server/build.js";
 import { closeServer, listen } from "../server/listen.js";
@@ -32,7 +32,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     throw e;
   }
   const { config, warnings } = loaded;
-  const logger = createLogger(config.log);
+  const { logger, requestLog } = createLoggers(config.log);
   for (const w of warnings) logger.warn({}, w);
   if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
   if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
@@ -53,7 +53,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   deps.observeRequest = (r) => {
     telemetry.observeRequest(r);
     if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;
-    logger.info(
+    requestLog.info(
       { method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId },
       "HTTP request completed",
     );
@@ -65,7 +65,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     : null;
   logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
   // Machine-readable line for scripts and tests that start on port 0.
-  if (process.env.TALOS_PRINT_PORTS === "1") process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
+  if (processEnv().TALOS_PRINT_PORTS === "1") process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

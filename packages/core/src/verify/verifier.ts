@@ -4,6 +4,7 @@ import { VerificationError, type KeyKind, type KeyRecord } from "../types.js";
 import type { ServiceContext } from "../services/context.js";
 import { toCachedKey, type CachedKey, type KeyCache } from "./cache.js";
 import type { LastUsedQueue } from "./last-used.js";
+import { StoreUnavailableError } from "../store/errors.js";
 import { bareFailure, keyOutcome, type CacheOutcome, type Verification } from "./result.js";
 
 export type CacheMode = "default" | "no-cache" | "no-store";
@@ -145,7 +146,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       if (!rec) {
         outcome = opts.cacheMode === "default" && deps.cache ? "MISS" : "SKIP";
         try {
-          const row = await ctx.store.repo.getKey(nid, l.keyId);
+          const row = await retryOnce(() => ctx.store.repo.getKey(nid, l.keyId));
           rec = row ? toCachedKey(row) : undefined;
         } catch {
           return finish({ ...internal(l.kind), cache: outcome }, null, clock());
@@ -175,7 +176,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
         anyMiss = true;
         try {
           const now = clock();
-          for (const row of await ctx.store.repo.getKeys(nid, [...new Set(missing)])) {
+          for (const row of await retryOnce(() => ctx.store.repo.getKeys(nid, [...new Set(missing)]))) {
             const rec = toCachedKey(row);
             found.set(rec.keyId, rec);
             if (opts.cacheMode !== "no-store") deps.cache?.set(rec, now);
@@ -206,9 +207,22 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       const l = route(credential);
       if ("done" in l) return { error: l.done };
       if ("token" in l) return { error: bareFailure(VerificationError.INVALID_FORMAT, l.token) };
-      const rec = await ctx.store.repo.getKey(nid, l.keyId);
+      const rec = await retryOnce(() => ctx.store.repo.getKey(nid, l.keyId));
       if (!rec || rec.kind !== l.kind) return { error: bareFailure(VerificationError.NOT_FOUND, l.kind) };
       return { record: rec };
     },
   };
+}
+
+/**
+ * Reads are idempotent: after a connection loss (database restart, killed backend) the pool's
+ * next query may still hit the dead socket, so one retry on a fresh connection is worth it.
+ */
+async function retryOnce<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (e) {
+    if (!(e instanceof StoreUnavailableError)) throw e;
+    return read();
+  }
 }
