@@ -131,6 +131,10 @@ describe("metrics of a real talos serve process", () => {
     // route labels are templates: no key id, raw key or secret anywhere in the exposition
     for (const id of [aId, bId, delId, rot.body.issued_api_key?.key_id].filter(Boolean)) expect(text).not.toContain(id);
     for (const s of [a.body.secret, b.body.secret, "metrics-raw-key-1", "metrics-raw-key-2"]) expect(text).not.toContain(s);
+    // database pool gauges (embedded database: one connection), nothing in flight between requests
+    expect(val("talos_db_pool_max_connections")).toBe(1);
+    expect(val("talos_db_in_flight")).toBe(0);
+    expect(val("talos_db_errors")).toBe(0);
     // Node.js process metrics from the default collector
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
     expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);

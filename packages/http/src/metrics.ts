@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { AuditEvent, RuntimeObservers, Verification } from "@talos/core";
+import type { AuditEvent, RuntimeObservers, StoreStats, Verification } from "@talos/core";
 import type { RequestObserver } from "./app.js";
 import type { RouteDef } from "./router.js";
 
@@ -85,7 +85,14 @@ export function createMetrics() {
     handler: async () => new Response(await registry.metrics(), { status: 200, headers: { "Content-Type": registry.contentType } }),
   };
 
-  return { registry, observeRequest, observers, route, inFlight };
+  /** Database pool gauges, read at scrape time from the store's live counters. */
+  function watchStore(stats: StoreStats): void {
+    new Gauge({ name: "talos_db_pool_max_connections", help: "Connections the database pool may open", registers: r, collect() { this.set(stats.poolMax); } });
+    new Gauge({ name: "talos_db_in_flight", help: "Database calls and transactions in progress", registers: r, collect() { this.set(stats.inFlight); } });
+    new Gauge({ name: "talos_db_errors", help: "Database calls that failed since start", registers: r, collect() { this.set(stats.errors); } });
+  }
+
+  return { registry, observeRequest, observers, route, inFlight, watchStore };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

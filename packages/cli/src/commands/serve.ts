@@ -50,6 +50,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   }
   const { deps } = built;
   deps.inFlight = telemetry.inFlight;
+  telemetry.watchStore(built.store.stats);
   deps.observeRequest = (r) => {
     telemetry.observeRequest(r);
     if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;

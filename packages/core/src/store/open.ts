@@ -13,7 +13,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { StoreUnavailableError, wrapDbError } from "./errors.js";
 import { createRepo, rowsOf, type AnyPgDatabase, type RepoOptions } from "./repo.js";
-import type { MigrationState, Repo, Store } from "./types.js";
+import type { MigrationState, Repo, Store, StoreStats } from "./types.js";
 
 export type DsnKind = "memory" | "pglite" | "postgres";
 
@@ -117,10 +117,12 @@ export async function openStore(dsn: string, opts: OpenStoreOptions = {}): Promi
 function pgliteStore(pg: PGlite, folder: string, lock: DirLock | undefined, log: (m: string) => void): Store {
   const db = drizzlePglite({ client: pg });
   let closed: Promise<void> | undefined;
+  const stats: StoreStats = { poolMax: 1, inFlight: 0, errors: 0 };
   return {
     driver: "pglite",
-    repo: createRepo(db, poolRepoOptions),
-    transaction: (fn) => runTransaction(db, fn),
+    stats,
+    repo: createRepo(db, { ...poolRepoOptions, stats }),
+    transaction: (fn) => runTransaction(db, fn, stats),
     async ping(timeoutMs) {
       assertOutsideTransaction(); // would wait forever for the transaction's connection
       await ping(db, timeoutMs);
@@ -180,11 +182,13 @@ function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions, log: 
   }
   const db = drizzlePostgres({ client });
   let closed: Promise<void> | undefined;
+  const stats: StoreStats = { poolMax: client.options.max, inFlight: 0, errors: 0 };
 
   return {
     driver: "postgres",
-    repo: createRepo(db, poolRepoOptions),
-    transaction: (fn) => runTransaction(db, fn),
+    stats,
+    repo: createRepo(db, { ...poolRepoOptions, stats }),
+    transaction: (fn) => runTransaction(db, fn, stats),
     ping: (timeoutMs) => ping(db, timeoutMs),
     migrationStatus: () => migrationStatus(db, folder),
     async migrate() {
@@ -251,8 +255,17 @@ function assertOutsideTransaction(): void {
 
 const poolRepoOptions: RepoOptions = { beforeCall: assertOutsideTransaction };
 
-async function runTransaction<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>): Promise<T> {
+async function runTransaction<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>, stats: StoreStats): Promise<T> {
   assertOutsideTransaction();
+  stats.inFlight++;
+  try {
+    return await runTransactionInner(db, fn, stats);
+  } finally {
+    stats.inFlight--;
+  }
+}
+
+async function runTransactionInner<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>, stats: StoreStats): Promise<T> {
   // errors thrown by fn (TalosError, already wrapped store errors) pass through unchanged;
   // everything else came from BEGIN/COMMIT/ROLLBACK and gets wrapped
   let fromFn: { e: unknown } | undefined;
@@ -261,7 +274,7 @@ async function runTransaction<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<
     return await db.transaction((tx) =>
       txContext.run(ctx, async () => {
         try {
-          return await fn(createRepo(tx));
+          return await fn(createRepo(tx, { stats }));
         } catch (e) {
           fromFn = { e };
           throw e;

@@ -3,7 +3,7 @@ import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-o
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
-import type { KeyPatch, LastUsedTouch, ListQuery, Repo } from "./types.js";
+import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
 /** The pool handle or a transaction handle of either driver. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -76,6 +76,8 @@ export function rowsOf(res: unknown): Record<string, unknown>[] {
 export interface RepoOptions {
   /** Runs before every call; throwing rejects the call (open.ts uses it to catch the pool repo used inside a transaction). */
   beforeCall?: () => void;
+  /** counters updated around every call (metrics) */
+  stats?: StoreStats;
 }
 
 const utcDay = (d: Date): number => Math.floor(d.getTime() / 86_400_000);
@@ -118,12 +120,17 @@ function statusCondition(status: number | undefined, now: Date): SQL | undefined
 export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
   const inTx = is(db, PgTransaction);
   const beforeCall = opts.beforeCall;
+  const stats = opts.stats;
   async function guard<T>(fn: () => Promise<T>): Promise<T> {
     beforeCall?.();
+    if (stats) stats.inFlight++;
     try {
       return await fn();
     } catch (e) {
+      if (stats) stats.errors++;
       throw wrapDbError(e);
+    } finally {
+      if (stats) stats.inFlight--;
     }
   }
   const byId = and(eq(apiKeys.nid, sql.placeholder("nid")), eq(apiKeys.keyId, sql.placeholder("keyId")));

@@ -58,8 +58,19 @@ export interface MigrationState {
   unknown?: true;
 }
 
+/** Live counters of a store, for metrics: read them, never write them. */
+export interface StoreStats {
+  /** connections the pool may open (1 for the embedded database) */
+  poolMax: number;
+  /** repository calls and transactions currently waiting on the database */
+  inFlight: number;
+  /** repository calls that failed on the database since start */
+  errors: number;
+}
+
 export interface Store {
   readonly driver: "pglite" | "postgres";
+  readonly stats: StoreStats;
   readonly repo: Repo;
   /** Runs fn in one transaction; fn must use only the repo it is given. */
   transaction<T>(fn: (repo: Repo) => Promise<T>): Promise<T>;
