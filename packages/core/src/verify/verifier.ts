@@ -146,7 +146,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       if (!rec) {
         outcome = opts.cacheMode === "default" && deps.cache ? "MISS" : "SKIP";
         try {
-          const row = await retryOnce(() => ctx.store.repo.getKey(nid, l.keyId));
+          const row = await readWithRetry(() => ctx.store.repo.getKey(nid, l.keyId));
           rec = row ? toCachedKey(row) : undefined;
         } catch {
           return finish({ ...internal(l.kind), cache: outcome }, null, clock());
@@ -176,7 +176,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
         anyMiss = true;
         try {
           const now = clock();
-          for (const row of await retryOnce(() => ctx.store.repo.getKeys(nid, [...new Set(missing)]))) {
+          for (const row of await readWithRetry(() => ctx.store.repo.getKeys(nid, [...new Set(missing)]))) {
             const rec = toCachedKey(row);
             found.set(rec.keyId, rec);
             if (opts.cacheMode !== "no-store") deps.cache?.set(rec, now);
@@ -207,7 +207,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       const l = route(credential);
       if ("done" in l) return { error: l.done };
       if ("token" in l) return { error: bareFailure(VerificationError.INVALID_FORMAT, l.token) };
-      const rec = await retryOnce(() => ctx.store.repo.getKey(nid, l.keyId));
+      const rec = await readWithRetry(() => ctx.store.repo.getKey(nid, l.keyId));
       if (!rec || rec.kind !== l.kind) return { error: bareFailure(VerificationError.NOT_FOUND, l.kind) };
       return { record: rec };
     },
@@ -215,14 +215,19 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
 }
 
 /**
- * Reads are idempotent: after a connection loss (database restart, killed backend) the pool's
- * next query may still hit the dead socket, so one retry on a fresh connection is worth it.
+ * Reads are idempotent: after a connection loss (database restart, killed backends) the pool may
+ * hand out dead connections until their closes arrive, so retry on fresh ones, briefly backing off.
  */
-async function retryOnce<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (e) {
-    if (!(e instanceof StoreUnavailableError)) throw e;
-    return read();
+async function readWithRetry<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      const delay = RETRY_DELAYS_MS[attempt];
+      if (!(e instanceof StoreUnavailableError) || delay === undefined) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }
+
+const RETRY_DELAYS_MS = [0, 10, 50];

@@ -56,41 +56,28 @@ export const BatchCreateImportedApiKeysRequest = z
   .object({ requests: z.array(z.unknown(), expected("an array")).optional() })
   .meta({ id: "BatchCreateImportedApiKeysRequest" });
 
-/** Update body fields; presence matters (SPEC.md §6.4), so these stay optional and untransformed in shape. */
-export const UpdateApiKeyFields = z
-  .object({
-    name: nameField.optional(),
-    scopes: scopesField.optional(),
-    metadata: metadataField.optional(),
-    rate_limit_policy: rateLimitPolicyField.optional(),
-    ip_restriction: ipRestrictionField.optional(),
-  })
-  .transform((b) => ({
-    name: b.name,
-    scopes: b.scopes,
-    metadata: b.metadata,
-    rateLimitPolicy: b.rate_limit_policy,
-    allowedCidrs: b.ip_restriction,
-  }))
-  .meta({ id: "UpdateApiKeyFields" });
+/** The fields update and rotate may set; presence matters (SPEC.md §6.4, §6.5), so all stay optional. */
+const mutableFields = {
+  name: nameField.optional(),
+  scopes: scopesField.optional(),
+  metadata: metadataField.optional(),
+  rate_limit_policy: rateLimitPolicyField.optional(),
+  ip_restriction: ipRestrictionField.optional(),
+};
+
+const toMutable = (b: z.output<z.ZodObject<typeof mutableFields>>) => ({
+  name: b.name,
+  scopes: b.scopes,
+  metadata: b.metadata,
+  rateLimitPolicy: b.rate_limit_policy,
+  allowedCidrs: b.ip_restriction,
+});
+
+export const UpdateApiKeyFields = z.object(mutableFields).transform(toMutable).meta({ id: "UpdateApiKeyFields" });
 
 export const RotateIssuedApiKeyBody = z
-  .object({
-    name: nameField.optional(),
-    scopes: scopesField.optional(),
-    metadata: metadataField.optional(),
-    rate_limit_policy: rateLimitPolicyField.optional(),
-    ip_restriction: ipRestrictionField.optional(),
-    visibility: enumInput(KEY_VISIBILITY).optional(),
-  })
-  .transform((b) => ({
-    name: b.name,
-    scopes: b.scopes,
-    metadata: b.metadata,
-    rateLimitPolicy: b.rate_limit_policy,
-    allowedCidrs: b.ip_restriction,
-    visibility: b.visibility || undefined,
-  }))
+  .object({ ...mutableFields, visibility: enumInput(KEY_VISIBILITY).optional() })
+  .transform((b) => ({ ...toMutable(b), visibility: b.visibility || undefined }))
   .meta({ id: "AdminRotateIssuedApiKeyBody" });
 
 export const RevokeApiKeyBody = z
