@@ -16,7 +16,8 @@ export interface VerifyOptions {
 
 export interface Limiter {
   readonly backend: string;
-  take(key: string, quota: number, windowMs: number, nowMs: number): Promise<{ allowed: boolean; remaining: number; retryAfterS: number; resetTimeMs: number }>;
+  /** `nowMs` in the result: the clock the decision used (Redis TIME for the shared backend) */
+  take(key: string, quota: number, windowMs: number, nowMs: number): Promise<{ allowed: boolean; remaining: number; retryAfterS: number; resetTimeMs: number; nowMs?: number }>;
 }
 
 /** Verifies derived tokens (JWT, macaroon) without storage access. */
@@ -94,6 +95,8 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     if (!enforced || !consume) return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
     try {
       const d = await limiter.take(`${nid}:${rec.kind}:${rec.keyId}`, policy.quota, policy.windowSeconds * 1000, now);
+      // The shared limiter decides on Redis's clock; express the reset on ours so `t=` is right under skew.
+      const reset = now + (d.resetTimeMs - (d.nowMs ?? now));
       deps.observeLimiter?.(d.allowed ? "allowed" : "limited", limiter.backend);
       const code = d.allowed ? VerificationError.UNSPECIFIED : VerificationError.RATE_LIMITED;
       const v = keyOutcome(rec, code, issuer);
@@ -101,9 +104,9 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
         ...v,
         noStore,
         policyHeader: policy,
-        limiter: { remaining: d.allowed ? d.remaining : 0, resetTimeMs: d.resetTimeMs, retryAfterS: d.retryAfterS },
+        limiter: { remaining: d.allowed ? d.remaining : 0, resetTimeMs: reset, retryAfterS: d.retryAfterS },
         rateLimitRemaining: d.allowed ? d.remaining : 0,
-        rateLimitResetTime: d.resetTimeMs,
+        rateLimitResetTime: reset,
       };
     } catch (e) {
       deps.observeLimiter?.("error", limiter.backend);
