@@ -5,8 +5,8 @@
 # Configuration comes from TALOS_* environment variables or a mounted file (--config); see README.
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 
-# ---- build: every dependency, compile every workspace to dist/ ----
-FROM ${NODE_IMAGE} AS build
+# ---- manifests: the workspace package.json files, shared by the two install stages ----
+FROM ${NODE_IMAGE} AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
@@ -14,6 +14,9 @@ COPY packages/http/package.json packages/http/
 COPY packages/cli/package.json packages/cli/
 COPY apps/admin/package.json apps/admin/
 COPY apps/public/package.json apps/public/
+
+# ---- build: every dependency, compile every workspace to dist/ ----
+FROM manifests AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.build.json ./
 COPY packages packages
@@ -21,14 +24,7 @@ COPY apps apps
 RUN npm run build
 
 # ---- deps: production dependencies of every workspace, nothing else ----
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-COPY packages/core/package.json packages/core/
-COPY packages/http/package.json packages/http/
-COPY packages/cli/package.json packages/cli/
-COPY apps/admin/package.json apps/admin/
-COPY apps/public/package.json apps/public/
+FROM manifests AS deps
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime: compiled JavaScript, migrations, production node_modules ----

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { expect } from "vitest";
-import { NIL_NID, type KeyRecord } from "@talos/core";
+import { NIL_NID, keyRecord, type KeyRecord } from "@talos/core";
 import type { TestResponse, TestServer } from "./harness.js";
 
 /** Shared assertions and fixtures of the in-process HTTP suites (test/http). */
@@ -142,28 +142,7 @@ export const actor = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
 /** A stored issued-key row for bulk fixtures written straight through the repository. */
 export function issuedRecord(over: Partial<KeyRecord> & { actorId: string }, nowMs: number): KeyRecord {
-  const t = new Date(nowMs);
-  return {
-    nid: NIL_NID,
-    kind: "issued",
-    keyId: randomUUID(),
-    name: "",
-    scopes: [],
-    metadata: null,
-    createTime: t,
-    updateTime: t,
-    expireTime: new Date(nowMs + 86_400_000),
-    lastUsedTime: null,
-    rateLimitPolicy: null,
-    allowedCidrs: null,
-    revoked: false,
-    revocationReason: 0,
-    revocationDescription: "",
-    visibility: 1,
-    requestId: null,
-    requestFingerprint: null,
-    ...over,
-  };
+  return keyRecord({ nid: NIL_NID, kind: "issued", keyId: randomUUID(), expireTime: new Date(nowMs + 86_400_000), ...over }, new Date(nowMs));
 }
 
 /** A base64:// signing JWKS URL with one fresh Ed25519 key (credentials.derived_tokens.jwt.signing_keys.urls). */

@@ -69,3 +69,29 @@ export function keyStatus(rec: Pick<KeyRecord, "revoked" | "expireTime">, now: n
   if (rec.expireTime && rec.expireTime.getTime() <= now) return KeyStatus.EXPIRED;
   return KeyStatus.ACTIVE;
 }
+
+/**
+ * A fresh, active record with every optional field at its zero value; `init` overrides any of
+ * them. The one place a whole KeyRecord is spelled out.
+ */
+export function keyRecord(init: Pick<KeyRecord, "nid" | "kind" | "keyId"> & Partial<KeyRecord>, at: Date = new Date()): KeyRecord {
+  return {
+    name: "",
+    actorId: "",
+    scopes: [],
+    metadata: null,
+    createTime: at,
+    updateTime: at,
+    expireTime: null,
+    lastUsedTime: null,
+    rateLimitPolicy: null,
+    allowedCidrs: null,
+    revoked: false,
+    revocationReason: RevocationReason.UNSPECIFIED,
+    revocationDescription: "",
+    visibility: KeyVisibility.SECRET,
+    requestId: null,
+    requestFingerprint: null,
+    ...init,
+  };
+}

@@ -3,7 +3,7 @@ import { TalosError, notFound } from "../errors.js";
 import { formatGoDuration } from "../duration.js";
 import { isImportedKeyId, isUuid } from "../keys/ids.js";
 import type { Repo } from "../store/types.js";
-import type { KeyKind, KeyRecord, RateLimitPolicy } from "../types.js";
+import { keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy } from "../types.js";
 import type { ServiceContext } from "./context.js";
 
 /** Fields every create (issue, import) accepts, already validated by the transport. */
@@ -82,28 +82,24 @@ export async function checkQuota(ctx: ServiceContext, repo: Repo, adding = 1): P
 }
 
 export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: CreateFields, now: number, fingerprint: string | null): KeyRecord {
-  const t = new Date(now);
-  return {
-    nid: ctx.nid,
-    kind,
-    keyId,
-    name: f.name,
-    actorId: f.actorId,
-    scopes: f.scopes,
-    metadata: f.metadata,
-    createTime: t,
-    updateTime: t,
-    expireTime: computeExpiry(ctx, f.ttlMs, now),
-    lastUsedTime: null,
-    rateLimitPolicy: f.rateLimitPolicy,
-    allowedCidrs: f.allowedCidrs,
-    revoked: false,
-    revocationReason: 0,
-    revocationDescription: "",
-    visibility: f.visibility === 2 ? 2 : 1,
-    requestId: f.requestId ?? null,
-    requestFingerprint: fingerprint,
-  };
+  return keyRecord(
+    {
+      nid: ctx.nid,
+      kind,
+      keyId,
+      name: f.name,
+      actorId: f.actorId,
+      scopes: f.scopes,
+      metadata: f.metadata,
+      expireTime: computeExpiry(ctx, f.ttlMs, now),
+      rateLimitPolicy: f.rateLimitPolicy,
+      allowedCidrs: f.allowedCidrs,
+      visibility: f.visibility === 2 ? 2 : 1,
+      requestId: f.requestId ?? null,
+      requestFingerprint: fingerprint,
+    },
+    new Date(now),
+  );
 }
 
 /**

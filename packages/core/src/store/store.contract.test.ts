@@ -14,7 +14,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KeyStatus, keyStatus, type KeyKind, type KeyRecord } from "../types.js";
+import { KeyStatus, keyRecord, keyStatus, type KeyKind, type KeyRecord } from "../types.js";
 import {
   DEFAULT_MIGRATIONS_FOLDER,
   StatementTimeoutError,
@@ -53,28 +53,7 @@ afterAll(() => {
 /* ------------------------------------------------------------------ helpers */
 
 function rec(over: Partial<KeyRecord> & { nid: string }): KeyRecord {
-  const t = new Date("2026-01-01T00:00:00.123Z");
-  return {
-    kind: "issued",
-    keyId: randomUUID(),
-    name: "name",
-    actorId: "actor",
-    scopes: [],
-    metadata: null,
-    createTime: t,
-    updateTime: t,
-    expireTime: null,
-    lastUsedTime: null,
-    rateLimitPolicy: null,
-    allowedCidrs: null,
-    revoked: false,
-    revocationReason: 0,
-    revocationDescription: "",
-    visibility: 1,
-    requestId: null,
-    requestFingerprint: null,
-    ...over,
-  };
+  return keyRecord({ kind: "issued", keyId: randomUUID(), name: "name", actorId: "actor", ...over }, new Date("2026-01-01T00:00:00.123Z"));
 }
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {

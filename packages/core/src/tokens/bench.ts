@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config/types.js";
-import { NIL_NID, KeyVisibility, RevocationReason, type KeyRecord } from "../types.js";
+import { NIL_NID, keyRecord } from "../types.js";
 import type { Verification } from "../verify/result.js";
 import { buildClaims } from "./claims.js";
 import { TokenAlgorithm, mintToken } from "./derive-token.js";
@@ -22,8 +22,7 @@ export async function createTokenBench(config: Config, opts: { algorithm: "jwt" 
   const keys = await signingKeysFromJwks([{ keys: [await generateSigningJwk(opts.key ?? "eddsa")] }]);
   const clock = () => Date.now();
   const verifier = createTokenVerifier({ config, clock, nid: NIL_NID, keys });
-  const now = new Date();
-  const parent: KeyRecord = {
+  const parent = keyRecord({
     nid: NIL_NID,
     kind: "issued",
     keyId: randomUUID(),
@@ -31,19 +30,7 @@ export async function createTokenBench(config: Config, opts: { algorithm: "jwt" 
     actorId: "bench-actor",
     scopes: ["read", "write"],
     metadata: { team: "bench" },
-    createTime: now,
-    updateTime: now,
-    expireTime: null,
-    lastUsedTime: null,
-    rateLimitPolicy: null,
-    allowedCidrs: null,
-    revoked: false,
-    revocationReason: RevocationReason.UNSPECIFIED,
-    revocationDescription: "",
-    visibility: KeyVisibility.SECRET,
-    requestId: null,
-    requestFingerprint: null,
-  };
+  });
   const algorithm = opts.algorithm === "macaroon" ? TokenAlgorithm.MACAROON : TokenAlgorithm.JWT;
   return {
     mint() {

@@ -1,36 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { TalosError } from "../errors.js";
 import { parseIp } from "../net/cidr.js";
-import { KeyStatus, KeyVisibility, NIL_NID, RevocationReason, VerificationError, type KeyRecord } from "../types.js";
+import { KeyStatus, KeyVisibility, NIL_NID, RevocationReason, VerificationError, keyRecord, type KeyRecord } from "../types.js";
 import { buildClaims, checkClaims, checkCustomClaims, claimsOutcome, effectiveScopes, RESERVED_CLAIMS, type ClaimCheck } from "./claims.js";
 
 const NOW = Date.UTC(2026, 0, 1);
 const SKEW = 5 * 60_000;
 
 function parent(over: Partial<KeyRecord> = {}): KeyRecord {
-  const t = new Date(NOW - 1000);
-  return {
-    nid: NIL_NID,
-    kind: "issued",
-    keyId: "3f2c9a4e-8b1d-4c7e-9f00-1a2b3c4d5e6f",
-    name: "n",
-    actorId: "user_1",
-    scopes: ["read", "write"],
-    metadata: null,
-    createTime: t,
-    updateTime: t,
-    expireTime: null,
-    lastUsedTime: null,
-    rateLimitPolicy: null,
-    allowedCidrs: null,
-    revoked: false,
-    revocationReason: RevocationReason.UNSPECIFIED,
-    revocationDescription: "",
-    visibility: KeyVisibility.SECRET,
-    requestId: null,
-    requestFingerprint: null,
-    ...over,
-  };
+  return keyRecord(
+    { nid: NIL_NID, kind: "issued", keyId: "3f2c9a4e-8b1d-4c7e-9f00-1a2b3c4d5e6f", name: "n", actorId: "user_1", scopes: ["read", "write"], ...over },
+    new Date(NOW - 1000),
+  );
 }
 
 const iat = NOW / 1000;
