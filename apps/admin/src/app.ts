@@ -1,7 +1,7 @@
 import { createApp, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef } from "@talos/http";
 import { issuedRoutes } from "./routes/issued.js";
 import { importedRoutes } from "./routes/imported.js";
-import { verifyRoutes } from "./routes/verify.js";
+import { verifyFastRoutes, verifyRoutes } from "./routes/verify.js";
 import { gatewayRoutes } from "./routes/gateway.js";
 import { openApiRoute } from "./routes/openapi.js";
 
@@ -15,4 +15,9 @@ export function createAdminApp(deps: AppDeps, extra: RouteDef[] = []) {
   const routes = [...adminRoutes(deps), ...extra, jwksRoute(deps), ...healthRoutes(deps), versionRoute(deps)];
   routes.push(openApiRoute(routes, deps.version));
   return createApp(deps, routes);
+}
+
+/** Admin routes node:http serves ahead of Hono (the verification hot path). */
+export function adminFastRoutes(deps: AppDeps) {
+  return verifyFastRoutes(deps);
 }

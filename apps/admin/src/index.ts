@@ -1,1 +1,1 @@
-export { adminRoutes, createAdminApp } from "./app.js";
+export { adminFastRoutes, adminRoutes, createAdminApp } from "./app.js";

@@ -1,4 +1,4 @@
-import { pino, type Logger as Pino } from "pino";
+import { pino, type DestinationStream, type Logger as Pino } from "pino";
 import pretty from "pino-pretty";
 import type { Config } from "@talos/core";
 
@@ -10,12 +10,27 @@ export function createLogger(log: Config["log"] | { level: string; format: strin
   return createLoggers(log).logger;
 }
 
+/** The fields of one "HTTP request completed" line (SPEC.md §16). */
+export interface RequestLine {
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  bytes: number;
+  duration_ms: number;
+  request_id: string;
+}
+
 /**
- * The application logger, plus a request logger on the same destination without redaction: its
- * records have fixed fields (the path already redacted), and redaction costs a measurable share
- * of a cache-warm verify.
+ * The application logger, plus the request log on the same destination. The request log has fixed
+ * fields (the path already redacted), so in JSON format it writes pino's line layout itself:
+ * pino's generic serialisation and redaction were a measurable share of a cache-warm verify.
  */
-export function createLoggers(log: Config["log"] | { level: string; format: string }): { logger: Pino; requestLog: Pino } {
+export function createLoggers(
+  log: Config["log"] | { level: string; format: string },
+  /** where JSON lines go; stdout (buffered) unless a test passes its own */
+  destination?: DestinationStream,
+): { logger: Pino; logRequest: (line: RequestLine) => void } {
   const base = { level: log.level, base: { service: "talos" }, timestamp: pino.stdTimeFunctions.isoTime };
   const opts = {
     ...base,
@@ -24,9 +39,23 @@ export function createLoggers(log: Config["log"] | { level: string; format: stri
       censor: "[redacted]",
     },
   };
-  const dest = destinationFor(log.format);
-  return { logger: pino(opts, dest), requestLog: pino(base, dest) };
+  const dest = destination ?? destinationFor(log.format);
+  const logger = pino(opts, dest);
+  if (!logger.isLevelEnabled("info")) return { logger, logRequest: () => {} };
+  if (log.format === "text") {
+    const requestLog = pino(base, dest);
+    return { logger, logRequest: (line) => requestLog.info(line, REQUEST_MSG) };
+  }
+  const json = dest as DestinationStream;
+  const logRequest = (l: RequestLine) => {
+    json.write(
+      `{"level":30,"time":"${new Date().toISOString()}","service":"talos","method":${JSON.stringify(l.method)},"route":${JSON.stringify(l.route)},"path":${JSON.stringify(l.path)},"status":${l.status},"bytes":${l.bytes},"duration_ms":${l.duration_ms},"request_id":${JSON.stringify(l.request_id)},"msg":"${REQUEST_MSG}"}\n`,
+    );
+  };
+  return { logger, logRequest };
 }
+
+const REQUEST_MSG = "HTTP request completed";
 
 function destinationFor(format: string) {
   if (format === "text") return pretty({ colorize: false, sync: true, destination: 1 });

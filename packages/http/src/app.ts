@@ -9,10 +9,11 @@ import { createDispatcher, type AppEnv, type Ctx, type RouteDef } from "./router
 import { createPathRedactor } from "./log-path.js";
 import type { Logger } from "./logger.js";
 import type { AppDeps } from "./deps.js";
+import type { PlainResponse } from "./fast-route.js";
 
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-const SECURITY_HEADERS: [string, string][] = [
+export const SECURITY_HEADERS: [string, string][] = [
   ["Strict-Transport-Security", "max-age=31536000; includeSubDomains"],
   ["X-Frame-Options", "DENY"],
   ["X-Content-Type-Options", "nosniff"],
@@ -44,7 +45,17 @@ export function jsonResponse(c: Ctx, status: number, body: unknown, headers?: Re
   return res;
 }
 
+/** A handler's PlainResponse as a complete Response (the Hono side of a FastRoute). */
+export function sendPlain(c: Ctx, out: PlainResponse): Response {
+  return jsonResponse(c, out.status, out.body, out.headers);
+}
+
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,128}$/;
+
+/** The client's X-Request-ID when it is 1 to 128 visible ASCII characters, else a fresh UUID. */
+export function requestIdFor(given: string | undefined): string {
+  return given && VISIBLE_ASCII.test(given) ? given : randomUUID();
+}
 
 export interface RequestObserver {
   /** called once per request after the response is ready (logs, metrics) */
@@ -55,11 +66,16 @@ export interface RequestObserver {
 
 /** Maps any thrown value to the envelope; infrastructure causes are logged, never shown. */
 export function toErrorResponse(err: unknown, logger: Logger, requestId?: string): Response {
-  if (isTalosError(err)) return errorResponse(err);
-  if (err instanceof StoreUnavailableError) return errorResponse(new TalosError("service_unavailable", "the database is unavailable"));
-  if (err instanceof StatementTimeoutError) return errorResponse(new TalosError("gateway_timeout", "the database did not answer in time"));
+  return errorResponse(toTalosError(err, logger, requestId));
+}
+
+/** The TalosError a thrown value answers as: infrastructure failures map to 503/504, the rest to 500. */
+export function toTalosError(err: unknown, logger: Logger, requestId?: string): TalosError {
+  if (isTalosError(err)) return err;
+  if (err instanceof StoreUnavailableError) return new TalosError("service_unavailable", "the database is unavailable");
+  if (err instanceof StatementTimeoutError) return new TalosError("gateway_timeout", "the database did not answer in time");
   logger.error({ err: describeError(err), request_id: requestId }, "unhandled error");
-  return errorResponse(new TalosError("internal_server_error", "internal error"));
+  return new TalosError("internal_server_error", "internal error");
 }
 
 /** Only the class name and a driver-free message: raw driver errors can carry bound parameters. */
@@ -86,8 +102,7 @@ export function createApp(deps: AppDeps, routes: RouteDef[]): Hono<AppEnv> {
   const logPath = createPathRedactor(routes);
   app.use(async (c, next) => {
     const started = performance.now();
-    const given = c.req.header("x-request-id");
-    const requestId = given && VISIBLE_ASCII.test(given) ? given : randomUUID();
+    const requestId = requestIdFor(c.req.header("x-request-id"));
     c.set("requestId", requestId);
     deps.inFlight?.inc();
     try {

@@ -24,7 +24,11 @@ function nestsTooDeep(root: object): boolean {
 
 /** Reads the request body as protojson (SPEC.md §3.2): empty = {}, must be a JSON object. */
 export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
-  const text = await c.req.text();
+  return parseJsonObject(await c.req.text());
+}
+
+/** readJsonObject on a body already read as text (with any byte-order mark already stripped). */
+export function parseJsonObject(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
   let value: unknown;
   try {

@@ -41,21 +41,40 @@ export interface AppDeps {
   inFlight?: { inc(): void; dec(): void };
 }
 
+/** What request-derived helpers read: headers by lower-case name and the socket peer. */
+export interface RequestView {
+  header(name: string): string | undefined;
+  remoteAddress: string | undefined;
+}
+
 /** Socket peer address as seen by @hono/node-server (undefined under app.request in tests). */
 export function remoteAddress(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress;
 }
 
+/** The Hono request as a RequestView. */
+export function viewOf(c: Context): RequestView {
+  return { header: (name) => c.req.header(name), remoteAddress: remoteAddress(c) };
+}
+
 export function clientIp(deps: AppDeps, c: Context): ParsedIp | null {
+  return clientIpOf(deps, viewOf(c));
+}
+
+export function clientIpOf(deps: AppDeps, req: RequestView): ParsedIp | null {
   const source = deps.runtime.ctx.config.serve.http.client_ip_source;
-  return resolveClientIp(source, (name) => c.req.header(name), remoteAddress(c));
+  return resolveClientIp(source, (name) => req.header(name), req.remoteAddress);
+}
+
+export function cacheMode(c: Context): CacheMode {
+  return cacheModeOf(viewOf(c));
 }
 
 /** Cache-Control tokens no-cache / no-store (case-insensitive), and Pragma: no-cache (SPEC.md §13). */
-export function cacheMode(c: Context): CacheMode {
-  const cc = c.req.header("cache-control");
-  const pragma = c.req.header("pragma");
+export function cacheModeOf(req: RequestView): CacheMode {
+  const cc = req.header("cache-control");
+  const pragma = req.header("pragma");
   if (!cc && !pragma) return "default";
   const tokens = new Set((cc ?? "").split(",").map((t) => t.trim().toLowerCase()));
   if (tokens.has("no-store")) return "no-store";

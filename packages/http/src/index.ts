@@ -14,3 +14,4 @@ export * from "./shared-routes.js";
 export * from "./openapi.js";
 export * from "./metrics.js";
 export * from "./log-path.js";
+export * from "./fast-route.js";

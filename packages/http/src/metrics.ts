@@ -59,6 +59,9 @@ export function createMetrics() {
     if (q.status === 504) dbErrors.inc({ kind: "timeout" });
   };
 
+  // bound like the request metrics above: a few credential types × results, three cache outcomes
+  const boundVerifications = new Map<string, Counter.Internal>();
+  const boundCache = new Map<string, Counter.Internal>();
   const observers: RuntimeObservers = {
     event(e: AuditEvent) {
       if (e.event === "APIKeyCreated") created.inc({ kind: e.kind, operation: e.operation });
@@ -69,8 +72,20 @@ export function createMetrics() {
       else if (e.event === "TokenDerived") derived.inc({ algorithm: e.algorithm });
     },
     verification(v: Verification) {
-      verifications.inc({ credential_type: v.credentialType ?? "unknown", result: VERIFY_RESULT[v.errorCode] ?? "internal" });
-      cacheTotal.inc({ result: v.cache.toLowerCase() });
+      const type = v.credentialType ?? "unknown";
+      const key = `${type} ${v.errorCode}`;
+      let byResult = boundVerifications.get(key);
+      if (!byResult) {
+        byResult = verifications.labels({ credential_type: type, result: VERIFY_RESULT[v.errorCode] ?? "internal" });
+        boundVerifications.set(key, byResult);
+      }
+      byResult.inc();
+      let byCache = boundCache.get(v.cache);
+      if (!byCache) {
+        byCache = cacheTotal.labels({ result: v.cache.toLowerCase() });
+        boundCache.set(v.cache, byCache);
+      }
+      byCache.inc();
     },
     limiter: (decision, backend) => rateDecisions.inc({ decision, backend }),
     invalidation: (source, outcome) => invalidations.inc({ source, outcome }),

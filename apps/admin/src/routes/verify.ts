@@ -7,17 +7,23 @@ import {
   RevokeApiKeyBody,
   VerifyApiKeyRequest,
   VerifyApiKeyResponse,
-  cacheMode,
+  cacheModeOf,
   clientIp,
+  clientIpOf,
   empty,
   encodeVerification,
   json,
   jsonResponse,
+  parseWith,
   readBody,
+  readJsonObject,
+  sendPlain,
   timestampMs,
   verificationHeaders,
+  viewOf,
   type AppDeps,
-  type Ctx,
+  type FastRoute,
+  type RequestView,
   type RouteDef,
 } from "@talos/http";
 import { errors } from "./common.js";
@@ -32,38 +38,50 @@ const credentialRequired = () => new TalosError("credential_required", "credenti
 class LazyVerifyOptions implements VerifyOptions {
   readonly cacheMode: VerifyOptions["cacheMode"];
   readonly #deps: AppDeps;
-  readonly #c: Ctx;
+  readonly #req: RequestView;
   #ip: ParsedIp | null | undefined;
-  constructor(deps: AppDeps, c: Ctx) {
+  constructor(deps: AppDeps, req: RequestView) {
     this.#deps = deps;
-    this.#c = c;
-    this.cacheMode = cacheMode(c);
+    this.#req = req;
+    this.cacheMode = cacheModeOf(req);
   }
   get clientIp(): ParsedIp | null {
-    if (this.#ip === undefined) this.#ip = clientIp(this.#deps, this.#c);
+    if (this.#ip === undefined) this.#ip = clientIpOf(this.#deps, this.#req);
     return this.#ip;
   }
 }
 
-const verifyOptions = (deps: AppDeps, c: Ctx): VerifyOptions => new LazyVerifyOptions(deps, c);
+const VERIFY_PATH = "/v2alpha1/admin/apiKeys:verify";
+
+/** POST apiKeys:verify from a parsed body: the one handler of its Hono route and its fast route. */
+function verifyHandler(deps: AppDeps): FastRoute["handle"] {
+  const { verifier, ctx } = deps.runtime;
+  return async (body, req) => {
+    const { credential } = parseWith(VerifyApiKeyRequest, body);
+    if (!credential) throw credentialRequired();
+    const v = await verifier.verify(credential, new LazyVerifyOptions(deps, req));
+    return { status: 200, body: encodeVerification(v), headers: verificationHeaders(v, ctx.clock()) };
+  };
+}
+
+/** Verification served from node:http ahead of Hono (see FastRoute). */
+export function verifyFastRoutes(deps: AppDeps): FastRoute[] {
+  return [{ path: VERIFY_PATH, handle: verifyHandler(deps) }];
+}
 
 export function verifyRoutes(deps: AppDeps): RouteDef[] {
   const { verifier, ctx } = deps.runtime;
+  const verify = verifyHandler(deps);
   return [
     {
       method: "POST",
-      path: "/v2alpha1/admin/apiKeys:verify",
+      path: VERIFY_PATH,
       operationId: "adminVerifyApiKey",
       summary: "Verify an API key or derived token; every outcome is 200 with is_valid",
       tags: TAG,
       body: VerifyApiKeyRequest,
       responses: { 200: { description: "Verification result", schema: VerifyApiKeyResponse }, ...errors(400) },
-      handler: async (c) => {
-        const { credential } = await readBody(c, VerifyApiKeyRequest);
-        if (!credential) throw credentialRequired();
-        const v = await verifier.verify(credential, verifyOptions(deps, c));
-        return jsonResponse(c, 200, encodeVerification(v), verificationHeaders(v, ctx.clock()));
-      },
+      handler: async (c) => sendPlain(c, await verify(await readJsonObject(c), viewOf(c))),
     },
     {
       method: "POST",
@@ -79,7 +97,7 @@ export function verifyRoutes(deps: AppDeps): RouteDef[] {
         if (requests.length > 100) throw badRequest("requests", "must contain at most 100 items");
         const out = await verifier.verifyBatch(
           requests.map((r) => r.credential ?? ""),
-          verifyOptions(deps, c),
+          new LazyVerifyOptions(deps, viewOf(c)),
         );
         return jsonResponse(c, 200, { results: out.results.map(encodeVerification) }, { "Ory-Talos-Cache": out.cache });
       },

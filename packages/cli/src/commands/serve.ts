@@ -1,8 +1,8 @@
 import { ConfigError, loadConfig } from "@talos/core";
-import { createMetrics } from "@talos/http";
+import { createMetrics, createRequestListener } from "@talos/http";
 import { processEnv } from "../env.js";
 import { createLoggers } from "../logger.js";
-import { appFor, metricsApp } from "../server/apps.js";
+import { listenerFor, metricsApp } from "../server/apps.js";
 import { buildServer, StartupError, type Mode } from "../server/build.js";
 import { closeServer, listen } from "../server/listen.js";
 
@@ -32,7 +32,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     throw e;
   }
   const { config, warnings } = loaded;
-  const { logger, requestLog } = createLoggers(config.log);
+  const { logger, logRequest } = createLoggers(config.log);
   for (const w of warnings) logger.warn({}, w);
   if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
   if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
@@ -54,15 +54,12 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   deps.observeRequest = (r) => {
     telemetry.observeRequest(r);
     if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;
-    requestLog.info(
-      { method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId },
-      "HTTP request completed",
-    );
+    logRequest({ method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId });
   };
 
-  const api = await listen(appFor(mode, deps), config.serve.http.host, config.serve.http.port);
+  const api = await listen(listenerFor(mode, deps), config.serve.http.host, config.serve.http.port);
   const metrics = config.serve.metrics.enabled
-    ? await listen(metricsApp(deps, telemetry.route), config.serve.metrics.host, config.serve.metrics.port)
+    ? await listen(createRequestListener(metricsApp(deps, telemetry.route), deps, { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port)
     : null;
   logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
   // Machine-readable line for scripts and tests that start on port 0.

@@ -1,6 +1,7 @@
-import { adminRoutes, createAdminApp } from "@talos/admin";
+import type { RequestListener } from "node:http";
+import { adminFastRoutes, adminRoutes, createAdminApp } from "@talos/admin";
 import { createPublicApp, publicRoutes } from "@talos/public";
-import { createApp, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef } from "@talos/http";
+import { createApp, createRequestListener, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef } from "@talos/http";
 import type { Mode } from "./build.js";
 
 /** The API listener's app for a mode (SPEC.md §2). `all` serves every route of both surfaces. */
@@ -8,6 +9,12 @@ export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
   if (mode === "admin") return createAdminApp(deps, extra);
   if (mode === "public") return createPublicApp(deps);
   return createAdminApp(deps, [...publicRoutes(deps), ...extra]);
+}
+
+/** The API listener: the mode's app, with verification served ahead of Hono where the mode has it. */
+export function listenerFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []): RequestListener {
+  const fast = mode === "public" ? [] : adminFastRoutes(deps);
+  return createRequestListener(appFor(mode, deps, extra), deps, { fast, hostname: deps.runtime.ctx.config.serve.http.host });
 }
 
 /** The metrics listener: health probes and /metrics. */

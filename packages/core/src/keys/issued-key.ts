@@ -66,12 +66,31 @@ export function parseIssuedKey(credential: string): ParsedIssuedKey | null {
   const [, prefix, identifier, checksum] = m;
   if (prefix === undefined || identifier === undefined || checksum === undefined) return null;
   if (identifier.length > MAX_IDENTIFIER_CHARS) return null;
+  let payload = payloads.get(identifier);
+  if (payload === undefined) {
+    payload = decodePayload(identifier);
+    if (payloads.size >= MAX_MEMO_PAYLOADS) payloads.clear();
+    payloads.set(identifier, payload);
+  }
+  return payload && { prefix, identifier, checksum, unixSeconds: payload.unixSeconds, keyId: payload.keyId };
+}
+
+type Payload = { unixSeconds: number; keyId: string } | null;
+
+/**
+ * Decoded identifiers, because the same keys are verified over and over. An identifier is the
+ * key id and minting time in base58: public, nothing secret is kept. Bounded by clearing.
+ */
+const payloads = new Map<string, Payload>();
+const MAX_MEMO_PAYLOADS = 8192;
+
+function decodePayload(identifier: string): Payload {
   const payload = base58Decode(identifier);
   if (!payload || payload.length < MIN_PAYLOAD_BYTES || payload.length > MAX_PAYLOAD_BYTES) return null;
   // latin1 maps every byte to one char, so non-ASCII bytes simply fail the pattern.
   const p = PAYLOAD_RE.exec(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("latin1"));
   if (!p || p[1] === undefined || p[2] === undefined) return null;
-  return { prefix, identifier, checksum, unixSeconds: Number(p[1]), keyId: p[2].toLowerCase() };
+  return { unixSeconds: Number(p[1]), keyId: p[2].toLowerCase() };
 }
 
 /**
