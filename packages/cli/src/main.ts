@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "@talos/core/version";
 import { registerKeysCommands } from "./commands/keys/index.js";
@@ -22,6 +23,8 @@ program
   .action(async (mode: string | undefined, opts: { config?: string; dev?: boolean; migrate?: boolean }) => {
     const { serveCommand } = await import("./commands/serve.js");
     process.exitCode = await serveCommand(mode, { ...opts, config: opts.config ?? globalConfig() });
+    // a cluster worker's IPC channel would keep it alive once it has finished
+    if (cluster.isWorker && process.connected) process.disconnect();
   });
 
 const migrate = program.command("migrate").description("database migrations (PostgreSQL)");

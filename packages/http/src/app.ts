@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { randomUUID } from "node:crypto";
-import { StatementTimeoutError, StoreUnavailableError, TalosError, isTalosError } from "@talos/core";
+import { StatementTimeoutError, StoreUnavailableError, TalosError, isTalosError, type Config } from "@talos/core";
 import { BODY_BYTES, jsonWithHeaderFields, type SizedResponse } from "./body.js";
 import { errorResponse } from "./errors.js";
 import { createDispatcher, type AppEnv, type Ctx, type RouteDef } from "./router.js";
@@ -83,8 +83,13 @@ function describeError(err: unknown): { type: string } {
   return { type: err instanceof Error ? err.constructor.name : typeof err };
 }
 
+/** What the shared plumbing reads of the dependencies (a cluster primary has no more than this). */
+export type ShellDeps = Pick<AppDeps, "logger" | "observeRequest" | "inFlight"> & {
+  runtime: { ctx: { config: { serve: { http: { cors: Config["serve"]["http"]["cors"] } } } } };
+};
+
 /** The Hono plumbing both apps share: request id, security headers, body limit, errors, routing. */
-export function createApp(deps: AppDeps, routes: RouteDef[]): Hono<AppEnv> {
+export function createApp(deps: ShellDeps, routes: RouteDef[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const corsConfig = deps.runtime.ctx.config.serve.http.cors;
   if (corsConfig.enabled) {

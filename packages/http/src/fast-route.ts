@@ -29,12 +29,15 @@ export interface FastRoute {
  * are served directly; everything else (other methods and paths, query strings, percent-encoded or
  * chunked requests, oversized bodies, CORS) goes through Hono unchanged.
  */
-export function createRequestListener(app: Hono<any>, deps: AppDeps, opts: { fast?: FastRoute[]; hostname?: string } = {}): RequestListener {
+export function createRequestListener(
+  app: Hono<any>,
+  opts: { hostname?: string; fast?: { routes: FastRoute[]; deps: AppDeps } } = {},
+): RequestListener {
   // hostname: the URL host of requests that arrive without a Host header, as @hono/node-server's serve() sets it
   const viaHono = getRequestListener(app.fetch, { hostname: opts.hostname });
-  const fast = opts.fast ?? [];
-  if (fast.length === 0 || deps.runtime.ctx.config.serve.http.cors.enabled) return viaHono;
-  const byPath = new Map(fast.map((r) => [r.path, r]));
+  if (!opts.fast || opts.fast.routes.length === 0 || opts.fast.deps.runtime.ctx.config.serve.http.cors.enabled) return viaHono;
+  const { deps } = opts.fast;
+  const byPath = new Map(opts.fast.routes.map((r) => [r.path, r]));
   return (req, res) => {
     const route = req.method === "POST" ? byPath.get(req.url ?? "") : undefined;
     const length = req.headers["content-length"];

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AuditEvent, RuntimeObservers, StoreStats, Verification } from "@talos/core";
 import type { RequestObserver } from "./app.js";
 import type { RouteDef } from "./router.js";
@@ -111,3 +111,23 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** In a cluster worker: answer the primary's metric requests with this process's registry. */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  // constructing one installs prom-client's worker-side IPC listener
+  new AggregatorRegistry();
+}
+
+/** In a cluster primary: GET /metrics answers the sum over every worker's registry. */
+export function clusterMetricsRoute(): RouteDef {
+  const aggregator = new AggregatorRegistry();
+  return {
+    method: "GET",
+    path: "/metrics",
+    summary: "Prometheus metrics, summed over the workers",
+    tags: ["health"],
+    responses: { 200: { description: "Prometheus text format 0.0.4" } },
+    handler: async () => new Response(await aggregator.clusterMetrics(), { status: 200, headers: { "Content-Type": aggregator.contentType } }),
+  };
+}

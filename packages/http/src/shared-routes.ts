@@ -6,7 +6,7 @@ import type { RouteDef } from "./router.js";
 import { ErrorEnvelope, JsonWebKeySet, Status, Version } from "./schemas/responses.js";
 
 /** /health/alive, /health/ready (SPEC.md §16). Also served on the metrics listener. */
-export function healthRoutes(deps: AppDeps): RouteDef[] {
+export function healthRoutes(deps: Pick<AppDeps, "ready" | "draining">): RouteDef[] {
   return [
     {
       method: "GET",

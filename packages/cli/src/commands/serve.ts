@@ -1,9 +1,13 @@
-import { ConfigError, loadConfig } from "@talos/core";
-import { createMetrics, createRequestListener } from "@talos/http";
+import cluster from "node:cluster";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ConfigError, TalosError, loadConfig } from "@talos/core";
+import { createMetrics, createRequestListener, shareMetricsWithPrimary } from "@talos/http";
 import { processEnv } from "../env.js";
 import { createLoggers } from "../logger.js";
 import { listenerFor, metricsApp } from "../server/apps.js";
-import { buildServer, StartupError, type Mode } from "../server/build.js";
+import { buildServer, StartupError, type Built, type Mode } from "../server/build.js";
+import { runPrimary, type ClusterMessage } from "../server/cluster.js";
 import { closeServer, listen } from "../server/listen.js";
 
 export interface ServeOptions {
@@ -33,11 +37,22 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   }
   const { config, warnings } = loaded;
   const { logger, logRequest } = createLoggers(config.log);
-  for (const w of warnings) logger.warn({}, w);
-  if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
-  if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
+  const printPorts = processEnv().TALOS_PRINT_PORTS === "1";
+  // start-up warnings come once, from the process the operator started
+  if (!cluster.isWorker) {
+    for (const w of warnings) logger.warn({}, w);
+    if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
+    if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
+  }
+  if (config.serve.workers > 1 && cluster.isPrimary) {
+    const code = await runPrimary({ config, logger, mode, drainMs: DRAIN_MS, printPorts });
+    logger.flush();
+    return code;
+  }
+  const worker = cluster.isWorker ? cluster.worker : undefined;
 
   const telemetry = createMetrics();
+  if (worker) shareMetricsWithPrimary(telemetry.registry);
   let built;
   try {
     built = await buildServer(config, logger, { migrate: opts.migrate ?? false, observers: telemetry.observers, devDir: opts.dev ? ".talos" : undefined });
@@ -58,12 +73,13 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   };
 
   const api = await listen(listenerFor(mode, deps), config.serve.http.host, config.serve.http.port);
+  if (worker) return serveAsWorker(built, api.server, logger);
   const metrics = config.serve.metrics.enabled
-    ? await listen(createRequestListener(metricsApp(deps, telemetry.route), deps, { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port)
+    ? await listen(createRequestListener(metricsApp(deps, telemetry.route), { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port)
     : null;
   logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
   // Machine-readable line for scripts and tests that start on port 0.
-  if (processEnv().TALOS_PRINT_PORTS === "1") process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
+  if (printPorts) process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -79,7 +95,39 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
       logger.flush();
       resolve(0);
     };
-    process.once("SIGTERM", () => void stop("SIGTERM"));
-    process.once("SIGINT", () => void stop("SIGINT"));
+    process.on("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGINT", () => void stop("SIGINT"));
+  });
+}
+
+/**
+ * A cluster worker: tells the primary it listens, answers its readiness checks, and drains on
+ * SIGTERM/SIGINT or when the primary goes away.
+ */
+function serveAsWorker(built: Built, server: Server, logger: ReturnType<typeof createLoggers>["logger"]): Promise<number> {
+  const send = (m: ClusterMessage) => process.send?.(m);
+  process.on("message", (m: ClusterMessage) => {
+    if (m?.talos !== "ready?") return;
+    if (built.deps.draining()) return send({ talos: "ready", id: m.id, error: "shutting down" });
+    built.deps.ready().then(
+      () => send({ talos: "ready", id: m.id }),
+      (e: unknown) => send({ talos: "ready", id: m.id, error: e instanceof TalosError ? e.message : "the database is unavailable" }),
+    );
+  });
+  send({ talos: "listening", port: (server.address() as AddressInfo).port });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      built.setDraining();
+      await closeServer(server, DRAIN_MS);
+      await built.close();
+      logger.flush();
+      resolve(0);
+    };
+    process.on("SIGTERM", () => void stop());
+    process.on("SIGINT", () => void stop());
+    process.on("disconnect", () => void stop());
   });
 }

@@ -13,8 +13,8 @@ export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
 
 /** The API listener: the mode's app, with verification served ahead of Hono where the mode has it. */
 export function listenerFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []): RequestListener {
-  const fast = mode === "public" ? [] : adminFastRoutes(deps);
-  return createRequestListener(appFor(mode, deps, extra), deps, { fast, hostname: deps.runtime.ctx.config.serve.http.host });
+  const routes = mode === "public" ? [] : adminFastRoutes(deps);
+  return createRequestListener(appFor(mode, deps, extra), { fast: { routes, deps }, hostname: deps.runtime.ctx.config.serve.http.host });
 }
 
 /** The metrics listener: health probes and /metrics. */

@@ -69,6 +69,7 @@ const DEFAULTS: Config = {
       },
     },
     metrics: { enabled: true, host: "0.0.0.0", port: 4422 },
+    workers: 1,
   },
   credentials: {
     issuer: "https://api.example.com",
@@ -566,11 +567,23 @@ describe("validation", () => {
     ["list given as scalar in a file", `serve:\n  http:\n    cors:\n      allowed_origins: "*"\n`, "serve.http.cors.allowed_origins: must be a list of strings"],
     ["empty issuer", `credentials:\n  issuer: ""\n`, "credentials.issuer: must not be empty"],
     ["negative quota", `quota:\n  api_keys_max: -1\n`, "quota.api_keys_max: must be a non-negative integer"],
+    ["no workers", `serve:\n  workers: 0\n`, "serve.workers: must be an integer between 1 and 256"],
+    [
+      "several workers on the embedded database",
+      `serve:\n  workers: 2\ndb:\n  dsn: pglite://./data\nrate_limit:\n  backend: redis\ncache:\n  redis:\n    addrs: ["127.0.0.1:6379"]\n`,
+      "serve.workers: more than 1 needs a PostgreSQL database (db.dsn postgres://…): the embedded database lives in one process",
+    ],
+    [
+      "several workers with memory rate limits",
+      `serve:\n  workers: 2\ndb:\n  dsn: postgres://db/talos\n`,
+      'serve.workers: more than 1 needs rate_limit.backend "redis": each worker would enforce its own memory quota',
+    ],
   ])("%s", (_name, yaml, expected) => {
     // Required keys come from env; blank the ones the file sets so the file's value is the one checked.
     const env: Record<string, string> = {};
     if (yaml.includes("secrets:")) env.TALOS_SECRETS_HMAC_CURRENT = "";
     if (yaml.includes("issuer:")) env.TALOS_CREDENTIALS_ISSUER = "";
+    if (yaml.includes("dsn:")) env.TALOS_DB_DSN = "";
     const issues = fileIssues(yaml, env);
     expect(issues).toEqual([expected]);
   });

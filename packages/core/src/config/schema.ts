@@ -238,6 +238,8 @@ function section<T extends z.core.$ZodLooseShape>(shape: T) {
 
 const MAX_CLOCK_SKEW_MS = 10 * 60_000;
 
+const MAX_WORKERS = 256;
+
 const serveSchema = section({
   http: section({
     host: leaf("string", nonEmptyString().prefault("0.0.0.0")),
@@ -261,6 +263,8 @@ const serveSchema = section({
     host: leaf("string", nonEmptyString().prefault("0.0.0.0")),
     port: leaf("int", intSchema(0, 65535).prefault(4422)),
   }),
+  /** server processes sharing the API port (node:cluster); 1 = this process serves alone */
+  workers: leaf("int", intSchema(1, MAX_WORKERS).prefault(1)),
 });
 
 const credentialsSchema = section({
@@ -382,6 +386,19 @@ function crossFieldIssues(value: unknown): CrossFieldIssue[] {
       path: ["credentials", "api_keys", "default_ttl"],
       message: `must not exceed credentials.api_keys.max_ttl (${formatDurationMs(maxTtl)})`,
     });
+  }
+
+  // Several processes need one shared database and one shared rate limiter: the embedded database
+  // lives inside one process, and memory quotas would be enforced once per worker.
+  const workers = at(value, "serve", "workers");
+  if (typeof workers === "number" && workers > 1) {
+    const dsn = at(value, "db", "dsn");
+    if (typeof dsn === "string" && !/^postgres(ql)?:\/\//.test(dsn)) {
+      issues.push({ path: ["serve", "workers"], message: "more than 1 needs a PostgreSQL database (db.dsn postgres://…): the embedded database lives in one process" });
+    }
+    if (at(value, "rate_limit", "backend") !== "redis") {
+      issues.push({ path: ["serve", "workers"], message: 'more than 1 needs rate_limit.backend "redis": each worker would enforce its own memory quota' });
+    }
   }
 
   const addrs = at(value, "cache", "redis", "addrs");

@@ -34,6 +34,8 @@ export interface Config {
       };
     };
     metrics: { enabled: boolean; host: string; port: number };
+    /** server processes sharing the API port; more than 1 needs PostgreSQL and the Redis rate limiter */
+    workers: number;
   };
   credentials: {
     issuer: string;
