@@ -2,6 +2,7 @@ import autocannon, { type Options as CannonOptions, type Result as CannonResult 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     "no-profile": { type: "boolean", default: false },
     "cache-entries": { type: "string" },
     "max-seconds": { type: "string" },
+    workers: { type: "string" },
   },
 });
 
@@ -43,6 +45,9 @@ const WARMUP = Number(args.warmup ?? (QUICK ? 0.5 : 2));
 const PROFILE_SECONDS = Math.min(DURATION, 6);
 const MAX_SECONDS = Number(args["max-seconds"] ?? (QUICK ? 90 : 420));
 const PG_ADMIN_DSN = args["no-pg"] ? null : process.env.TALOS_BENCH_DSN || process.env.TALOS_TEST_DSN || null;
+/** the multi-process rows (serve.workers) need PostgreSQL and Redis */
+const WORKERS = Number(args.workers ?? availableParallelism());
+const REDIS_URL = process.env.TALOS_BENCH_REDIS_URL || process.env.TALOS_TEST_REDIS_URL || "redis://127.0.0.1:6379";
 const NID = "00000000-0000-0000-0000-000000000000";
 const KEYS = 100;
 const HMAC = `bench-hmac-${randomBytes(16).toString("hex")}`;
@@ -326,26 +331,7 @@ async function embeddedScenarios() {
   results.logging = { bytesPerRequest: round((fileSize(proc.stdoutPath) - logBefore) / Math.max(1, warm.total), 0) };
   const half = Math.max(1, Math.floor(warm.rps / 2));
   await measure("verify_warm_50pct", `verify, cache warm, 50% of max (${half} req/s) with autocannon overallRate (1 s bursts, see BENCHMARKS.md)`, "embedded", url, { requests: verifyAll, overallRate: half }, { warmup: false });
-  log(`verify_warm_50pct_paced: ${DURATION}s at an even ${half} req/s`);
-  const pacedRequests = verifyAll.map((r) => ({ path: r.path, body: r.body }));
-  // its own warm-up: node:http's client in this process is cold (autocannon has its own)
-  if (WARMUP > 0) await paced({ url, rate: half, seconds: Math.max(WARMUP, 2), connections: CONNECTIONS, requests: pacedRequests });
-  const p = await paced({ url, rate: half, seconds: DURATION, connections: CONNECTIONS, requests: pacedRequests });
-  results.rows.push({
-    id: "verify_warm_50pct_paced",
-    title: `verify, cache warm, 50% of max (${half} req/s) evenly paced, open loop`,
-    db: "embedded",
-    rps: p.rps,
-    p50: p.p50,
-    p99: p.p99,
-    max: p.max,
-    errors: p.errors,
-    non2xx: p.non2xx,
-    total: p.completed,
-    ratio: baselineRps ? round(p.rps / baselineRps, 3) : null,
-    extra: { "skipped (server behind)": p.skipped, "ms client send lateness p99": p.sendLateP99 },
-  });
-  log(`  ${p.rps} req/s, p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms, errors ${p.errors}, skipped ${p.skipped}`);
+  await pacedRow("verify_warm_50pct_paced", `verify, cache warm, 50% of max (${half} req/s) evenly paced, open loop`, "embedded", url, half, verifyAll);
   await measure("verify_nocache_embedded", "verify, cache bypassed (no-cache)", "embedded", url, { requests: verifyAll, headers: { "cache-control": "no-cache" } });
   await measure("verify_imported", "verify, imported key, cache warm", "embedded", url, { path: VERIFY, body: body(seeded.rawKey) });
   if (!PG_ADMIN_DSN) {
@@ -367,6 +353,61 @@ async function embeddedScenarios() {
     results.rows.push({ id: "derive_jwt", title: "derive a JWT (Ed25519)", db: "embedded", rps: 0, p50: 0, p99: 0, max: 0, errors: 0, non2xx: 0, total: 0, ratio: null, note: reason });
   }
   await stop(proc);
+}
+
+/** An open-loop run at an even `rate` (bench/paced.ts), as a result row. */
+async function pacedRow(id: string, title: string, db: string, url: string, rate: number, requests: { path: string; body: string }[]) {
+  log(`${id}: ${DURATION}s at an even ${rate} req/s`);
+  const pacedRequests = requests.map((r) => ({ path: r.path, body: r.body }));
+  // its own warm-up: node:http's client in this process is cold (autocannon has its own)
+  if (WARMUP > 0) await paced({ url, rate, seconds: Math.max(WARMUP, 2), connections: CONNECTIONS, requests: pacedRequests });
+  const p = await paced({ url, rate, seconds: DURATION, connections: CONNECTIONS, requests: pacedRequests });
+  results.rows.push({
+    id,
+    title,
+    db,
+    rps: p.rps,
+    p50: p.p50,
+    p99: p.p99,
+    max: p.max,
+    errors: p.errors,
+    non2xx: p.non2xx,
+    total: p.completed,
+    ratio: baselineRps ? round(p.rps / baselineRps, 3) : null,
+    extra: { "skipped (server behind)": p.skipped, "ms client send lateness p99": p.sendLateP99 },
+  });
+  log(`  ${p.rps} req/s, p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms, errors ${p.errors}, skipped ${p.skipped}`);
+}
+
+/**
+ * The verify rows again on `serve.workers` processes (one per core by default) sharing the port:
+ * PostgreSQL and the Redis rate limiter, as the configuration requires for more than one worker.
+ */
+async function workersScenarios(dsn: string, secrets: string[]) {
+  if (WORKERS < 2) return log("workers rows skipped: --workers below 2");
+  if (!(await reachable(REDIS_URL))) return log(`workers rows skipped: no Redis at ${REDIS_URL} (set TALOS_BENCH_REDIS_URL)`);
+  const redis = new URL(REDIS_URL);
+  const { proc, url } = await startTalos("talos-workers", dsn, {
+    env: { TALOS_SERVE_WORKERS: String(WORKERS), TALOS_RATE_LIMIT_BACKEND: "redis", TALOS_CACHE_REDIS_ADDRS: `${redis.hostname}:${redis.port || "6379"}` },
+  });
+  const verifyAll = secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) }));
+  const db = `postgres, ${WORKERS} workers`;
+  // autocannon's warm-up spreads its connections over every worker, filling each one's cache
+  const warm = await measure("verify_warm_workers", `verify, issued key, cache warm, ${WORKERS} worker processes`, db, url, { requests: verifyAll });
+  const half = Math.max(1, Math.floor(warm.rps / 2));
+  await pacedRow("verify_warm_workers_50pct_paced", `verify, cache warm, ${WORKERS} workers, 50% of max (${half} req/s) evenly paced, open loop`, db, url, half, verifyAll);
+  await measure("verify_nocache_workers", `verify, cache bypassed (no-cache), ${WORKERS} worker processes`, db, url, { requests: verifyAll, headers: { "cache-control": "no-cache" } });
+  await stop(proc);
+}
+
+async function reachable(u: string): Promise<boolean> {
+  const { hostname, port } = new URL(u);
+  return new Promise((resolve) => {
+    const s = connect({ host: hostname, port: Number(port || "6379") });
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
+    s.once("connect", () => (s.end(), resolve(true)));
+    s.once("error", () => resolve(false));
+  });
 }
 
 /** The warm-cache run again on a server with request logging off, and once under the CPU profiler. */
@@ -477,6 +518,7 @@ async function postgresScenarios(admin: string) {
     if (!m) throw new Error(`pg-direct printed no result: ${out}`);
     results.pgDirect = JSON.parse(m[1]!) as Record<string, number>;
     log(`  ${results.pgDirect.lookupsPerSec} lookups/s, p50 ${results.pgDirect.p50} ms, p99 ${results.pgDirect.p99} ms`);
+    await workersScenarios(db.dsn, seeded.secrets);
   } finally {
     await db.drop();
   }
@@ -511,6 +553,15 @@ function judge() {
     const r = round(pg.rps / results.pgDirect.lookupsPerSec!, 3);
     t.push({ target: "verify, cache bypassed on PostgreSQL: ≥ 0.6 × postgres.js alone", measured: `${r} × (${pg.rps} req/s vs ${results.pgDirect.lookupsPerSec} lookups/s)`, met: r >= 0.6 });
   } else t.push({ target: "verify, cache bypassed on PostgreSQL: ≥ 0.6 × postgres.js alone", measured: "n/a (no PostgreSQL DSN)", met: null });
+  const ww = row("verify_warm_workers");
+  if (ww?.ratio != null) t.push({ target: `verify, cache warm, ${WORKERS} worker processes: ≥ 0.75 × baseline req/s`, measured: `${ww.ratio} × (${ww.rps} vs ${baselineRps} req/s)`, met: ww.ratio >= 0.75 });
+  const wh = row("verify_warm_workers_50pct_paced");
+  if (wh) t.push({ target: `verify, cache warm, ${WORKERS} worker processes: p99 < 5 ms at 50% of max load`, measured: `p99 ${wh.p99} ms at an even ${wh.rps} req/s`, met: wh.p99 < 5 && wh.errors === 0 && wh.extra?.["skipped (server behind)"] === 0 });
+  const wn = row("verify_nocache_workers");
+  if (wn && results.pgDirect) {
+    const r = round(wn.rps / results.pgDirect.lookupsPerSec!, 3);
+    t.push({ target: `verify, cache bypassed on PostgreSQL, ${WORKERS} worker processes: ≥ 0.6 × postgres.js alone`, measured: `${r} × (${wn.rps} req/s vs ${results.pgDirect.lookupsPerSec} lookups/s)`, met: r >= 0.6 });
+  }
   const batch = row("batch_verify_100");
   if (batch) {
     const creds = batch.rps * KEYS;

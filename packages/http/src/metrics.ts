@@ -1,4 +1,5 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from "./series-metrics.js";
 import type { AuditEvent, RuntimeObservers, StoreStats, Verification } from "@talos/core";
 import type { RequestObserver } from "./app.js";
 import type { RouteDef } from "./router.js";
@@ -11,20 +12,14 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const r = [registry];
-  const httpRequests = new Counter({ name: "http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: r });
-  const httpDuration = new Histogram({
-    name: "http_request_duration_seconds",
-    help: "HTTP request latency",
-    labelNames: ["method", "route"],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: r,
-  });
+  const httpRequests = new SeriesCounter("http_requests_total", "HTTP requests", registry);
+  const httpDuration = new SeriesHistogram("http_request_duration_seconds", "HTTP request latency", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registry);
   const sizeBuckets = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
-  const reqSize = new Histogram({ name: "http_request_size_bytes", help: "Request body size", labelNames: ["method", "route"], buckets: sizeBuckets, registers: r });
-  const resSize = new Histogram({ name: "http_response_size_bytes", help: "Response body size", labelNames: ["method", "route"], buckets: sizeBuckets, registers: r });
+  const reqSize = new SeriesHistogram("http_request_size_bytes", "Request body size", sizeBuckets, registry);
+  const resSize = new SeriesHistogram("http_response_size_bytes", "Response body size", sizeBuckets, registry);
   const inFlight = new Gauge({ name: "http_requests_in_flight", help: "Requests being served", registers: r });
-  const verifications = new Counter({ name: "talos_verifications_total", help: "Verifications by credential type and result", labelNames: ["credential_type", "result"], registers: r });
-  const cacheTotal = new Counter({ name: "talos_verification_cache_total", help: "Verification cache outcomes", labelNames: ["result"], registers: r });
+  const verifications = new SeriesCounter("talos_verifications_total", "Verifications by credential type and result", registry);
+  const cacheTotal = new SeriesCounter("talos_verification_cache_total", "Verification cache outcomes", registry);
   const invalidations = new Counter({ name: "talos_cache_invalidations_total", help: "Cache invalidations", labelNames: ["source", "outcome"], registers: r });
   const rateDecisions = new Counter({ name: "talos_rate_limit_decisions_total", help: "Rate limiter decisions", labelNames: ["decision", "backend"], registers: r });
   const created = new Counter({ name: "talos_api_keys_created_total", help: "Keys created", labelNames: ["kind", "operation"], registers: r });
@@ -33,22 +28,22 @@ export function createMetrics() {
   const derived = new Counter({ name: "talos_tokens_derived_total", help: "Derived tokens minted", labelNames: ["algorithm"], registers: r });
   const dbErrors = new Counter({ name: "talos_database_errors_total", help: "Requests that failed on the database", labelNames: ["kind"], registers: r });
 
-  // Label children bound once per (method, route[, status]): prom-client hashes labels on every
-  // call otherwise, a measurable share of a cache-warm verify. Routes are templates, so few.
-  type H = Histogram.Internal<"method" | "route">;
-  type Bound = { duration: H; reqSize: H; resSize: H; byStatus: Map<number, Counter.Internal> };
+  // Series resolved once per (method, route[, status]): prom-client validates and hashes labels on
+  // every call, even through labels(), a measurable share of a cache-warm verify. Routes are
+  // templates, so the series are few.
+  type Bound = { duration: HistogramSeries; reqSize: HistogramSeries; resSize: HistogramSeries; byStatus: Map<number, CounterSeries> };
   const bound = new Map<string, Bound>();
   const observeRequest: RequestObserver = (q) => {
     const key = `${q.method} ${q.route}`;
     let b = bound.get(key);
     if (!b) {
       const labels = { method: q.method, route: q.route };
-      b = { duration: httpDuration.labels(labels), reqSize: reqSize.labels(labels), resSize: resSize.labels(labels), byStatus: new Map() };
+      b = { duration: httpDuration.series(labels), reqSize: reqSize.series(labels), resSize: resSize.series(labels), byStatus: new Map() };
       bound.set(key, b);
     }
     let counter = b.byStatus.get(q.status);
     if (!counter) {
-      counter = httpRequests.labels({ method: q.method, route: q.route, status: String(q.status) });
+      counter = httpRequests.series({ method: q.method, route: q.route, status: String(q.status) });
       b.byStatus.set(q.status, counter);
     }
     counter.inc();
@@ -60,8 +55,8 @@ export function createMetrics() {
   };
 
   // bound like the request metrics above: a few credential types × results, three cache outcomes
-  const boundVerifications = new Map<string, Counter.Internal>();
-  const boundCache = new Map<string, Counter.Internal>();
+  const boundVerifications = new Map<string, CounterSeries>();
+  const boundCache = new Map<string, CounterSeries>();
   const observers: RuntimeObservers = {
     event(e: AuditEvent) {
       if (e.event === "APIKeyCreated") created.inc({ kind: e.kind, operation: e.operation });
@@ -76,13 +71,13 @@ export function createMetrics() {
       const key = `${type} ${v.errorCode}`;
       let byResult = boundVerifications.get(key);
       if (!byResult) {
-        byResult = verifications.labels({ credential_type: type, result: VERIFY_RESULT[v.errorCode] ?? "internal" });
+        byResult = verifications.series({ credential_type: type, result: VERIFY_RESULT[v.errorCode] ?? "internal" });
         boundVerifications.set(key, byResult);
       }
       byResult.inc();
       let byCache = boundCache.get(v.cache);
       if (!byCache) {
-        byCache = cacheTotal.labels({ result: v.cache.toLowerCase() });
+        byCache = cacheTotal.series({ result: v.cache.toLowerCase() });
         boundCache.set(v.cache, byCache);
       }
       byCache.inc();
