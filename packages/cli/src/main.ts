@@ -23,8 +23,10 @@ program
   .action(async (mode: string | undefined, opts: { config?: string; dev?: boolean; migrate?: boolean }) => {
     const { serveCommand } = await import("./commands/serve.js");
     process.exitCode = await serveCommand(mode, { ...opts, config: opts.config ?? globalConfig() });
-    // a cluster worker's IPC channel would keep it alive once it has finished
-    if (cluster.isWorker && process.connected) process.disconnect();
+    // A cluster worker's IPC channel would keep it alive once it has finished. Through the worker
+    // object, not process.disconnect(): node:cluster treats a bare disconnect as the primary having
+    // gone and exits 0 at once, losing the exit code.
+    if (cluster.isWorker && process.connected) cluster.worker?.disconnect();
   });
 
 const migrate = program.command("migrate").description("database migrations (PostgreSQL)");

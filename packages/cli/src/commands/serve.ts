@@ -102,7 +102,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
 
 /**
  * A cluster worker: tells the primary it listens, answers its readiness checks, and drains on
- * SIGTERM/SIGINT or when the primary goes away.
+ * SIGTERM/SIGINT (the primary sends SIGTERM when it stops).
  */
 function serveAsWorker(built: Built, server: Server, logger: ReturnType<typeof createLoggers>["logger"]): Promise<number> {
   const send = (m: ClusterMessage) => process.send?.(m);
@@ -128,6 +128,7 @@ function serveAsWorker(built: Built, server: Server, logger: ReturnType<typeof c
     };
     process.on("SIGTERM", () => void stop());
     process.on("SIGINT", () => void stop());
-    process.on("disconnect", () => void stop());
+    // When the primary dies without stopping the workers (SIGKILL), node:cluster exits the worker
+    // at once on the lost IPC channel: no drain is possible there.
   });
 }

@@ -20,6 +20,7 @@ const READY_TIMEOUT_MS = 2_000;
 /** A worker that dies this often within RESTART_WINDOW_MS stops the whole server. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
+const RESTART_DELAY_MS = 500;
 
 export interface PrimaryOptions {
   config: Config;
@@ -38,6 +39,8 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const restarts: number[] = [];
   const listening = new Set<number>();
   let apiPort = 0;
+  /** every first-generation worker listened: later exits are crashes, not start-up failures */
+  let up = false;
 
   let startupDone: (ok: boolean) => void = () => {};
   const started = new Promise<boolean>((resolve) => (startupDone = resolve));
@@ -48,16 +51,20 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       if (m?.talos !== "listening") return;
       listening.add(w.id);
       apiPort = m.port;
-      if (listening.size === count) startupDone(true);
+      if (!up && listening.size === count) {
+        up = true;
+        startupDone(true);
+      }
     });
     w.on("exit", (code, signal) => onExit(w, code, signal));
   };
 
   const onExit = (w: Worker, code: number | null, signal: string | null) => {
-    const wasListening = listening.delete(w.id);
+    listening.delete(w.id);
     if (stopping) return;
-    if (!wasListening) {
-      // a worker that never served failed to start (schema behind, port taken, bad secret): so will the rest
+    if (!up) {
+      // a first-generation worker that never served failed to start (schema behind, port taken,
+      // bad secret): so will the rest
       logger.error({ worker: w.id, code, signal }, "a worker failed to start");
       failedCode = code || 1;
       startupDone(false);
@@ -73,7 +80,9 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       return;
     }
     logger.error({ worker: w.id, code, signal }, "a worker exited unexpectedly: starting a replacement");
-    fork();
+    // back off a little more after each recent exit: a replacement may fail for the same reason
+    const timer = setTimeout(() => stopping || fork(), RESTART_DELAY_MS * (restarts.length - 1));
+    timer.unref();
   };
 
   const stopWorkers = async (graceMs: number) => {
@@ -91,6 +100,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
+    startupDone(false); // a signal during start-up: stop waiting for the rest to listen
     logger.info({ reason }, "shutting down: draining the workers");
     await stopWorkers(o.drainMs + 5_000);
     if (metrics) await closeServer(metrics.server, 1000);
@@ -105,6 +115,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     await stop("start-up failed");
     return finished;
   }
+  if (stopping) return finished;
 
   if (config.serve.metrics.enabled) {
     const ready = () => allWorkersReady();
