@@ -55,7 +55,12 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   if (worker) shareMetricsWithPrimary(telemetry.registry);
   let built;
   try {
-    built = await buildServer(config, logger, { migrate: opts.migrate ?? false, observers: telemetry.observers, devDir: opts.dev ? ".talos" : undefined });
+    built = await buildServer(config, logger, {
+      migrate: opts.migrate ?? false,
+      observers: telemetry.observers,
+      devDir: opts.dev ? ".talos" : undefined,
+      production: processEnv().NODE_ENV === "production",
+    });
   } catch (e) {
     const msg = e instanceof StartupError || e instanceof Error ? e.message : "start-up failed";
     logger.error({}, msg);

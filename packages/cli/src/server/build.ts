@@ -41,9 +41,14 @@ export class StartupError extends Error {}
 const SCHEMA_BEHIND = 'database schema is behind: run "talos migrate up" (or start with --migrate)';
 
 /** Opens the database, checks or applies migrations, wires rate limiter, cache invalidation and the core runtime. */
-export async function buildServer(config: Config, logger: Logger, opts: { migrate: boolean; clock?: Clock; observers?: RuntimeObservers; devDir?: string }): Promise<Built> {
+export async function buildServer(
+  config: Config,
+  logger: Logger,
+  opts: { migrate: boolean; clock?: Clock; observers?: RuntimeObservers; devDir?: string; production?: boolean },
+): Promise<Built> {
   const keys = await signingKeys(config, logger, opts.devDir);
-  const store = await openStore(config.db.dsn, { logger: (msg) => logger.info({}, msg) });
+  // the transaction guard is a development aid with a per-promise cost (see OpenStoreOptions)
+  const store = await openStore(config.db.dsn, { logger: (msg) => logger.info({}, msg), guardTransactions: !opts.production });
   logger.info({ dsn: redactDsn(config.db.dsn), driver: store.driver }, "database opened");
   try {
     if (store.driver === "postgres") {

@@ -26,6 +26,12 @@ export interface OpenStoreOptions {
   logger?: (msg: string) => void;
   /** Folder holding the drizzle-kit migrations; defaults to the repository's `drizzle/`. */
   migrationsFolder?: string;
+  /**
+   * Refuse the pool repo inside a transaction callback (default true). It needs AsyncLocalStorage,
+   * which in Node 20 hooks every promise of the process (a few % of a cache-warm verify), so
+   * production (NODE_ENV=production) turns it off; development and the tests keep it.
+   */
+  guardTransactions?: boolean;
 }
 
 /** The repository's drizzle/ folder, resolved from this file so any cwd works. */
@@ -104,7 +110,7 @@ export async function openStore(dsn: string, opts: OpenStoreOptions = {}): Promi
       lock = acquireDirLock(dataDir, log);
     }
     pg = await PGlite.create(dataDir ? { dataDir } : {});
-    const store = pgliteStore(pg, folder, lock, log);
+    const store = pgliteStore(pg, folder, lock, log, opts.guardTransactions ?? true);
     await store.migrate();
     return store;
   } catch (e) {
@@ -114,7 +120,7 @@ export async function openStore(dsn: string, opts: OpenStoreOptions = {}): Promi
   }
 }
 
-function pgliteStore(pg: PGlite, folder: string, lock: DirLock | undefined, log: (m: string) => void): Store {
+function pgliteStore(pg: PGlite, folder: string, lock: DirLock | undefined, log: (m: string) => void, guard: boolean): Store {
   const db = drizzlePglite({ client: pg });
   let closed: Promise<void> | undefined;
   const stats: StoreStats = { poolMax: 1, inFlight: 0, errors: 0 };
@@ -122,7 +128,7 @@ function pgliteStore(pg: PGlite, folder: string, lock: DirLock | undefined, log:
     driver: "pglite",
     stats,
     repo: createRepo(db, { ...poolRepoOptions, stats }),
-    transaction: (fn) => runTransaction(db, fn, stats),
+    transaction: (fn) => runTransaction(db, fn, stats, guard),
     async ping(timeoutMs) {
       assertOutsideTransaction(); // would wait forever for the transaction's connection
       await ping(db, timeoutMs);
@@ -188,7 +194,7 @@ function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions, log: 
     driver: "postgres",
     stats,
     repo: createRepo(db, { ...poolRepoOptions, stats }),
-    transaction: (fn) => runTransaction(db, fn, stats),
+    transaction: (fn) => runTransaction(db, fn, stats, opts.guardTransactions ?? true),
     ping: (timeoutMs) => ping(db, timeoutMs),
     migrationStatus: () => migrationStatus(db, folder),
     async migrate() {
@@ -255,34 +261,33 @@ function assertOutsideTransaction(): void {
 
 const poolRepoOptions: RepoOptions = { beforeCall: assertOutsideTransaction };
 
-async function runTransaction<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>, stats: StoreStats): Promise<T> {
+async function runTransaction<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>, stats: StoreStats, guard: boolean): Promise<T> {
   assertOutsideTransaction();
   stats.inFlight++;
   try {
-    return await runTransactionInner(db, fn, stats);
+    return await runTransactionInner(db, fn, stats, guard);
   } finally {
     stats.inFlight--;
   }
 }
 
-async function runTransactionInner<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>, stats: StoreStats): Promise<T> {
+async function runTransactionInner<T>(db: AnyPgDatabase, fn: (repo: Repo) => Promise<T>, stats: StoreStats, guard: boolean): Promise<T> {
   // errors thrown by fn (TalosError, already wrapped store errors) pass through unchanged;
   // everything else came from BEGIN/COMMIT/ROLLBACK and gets wrapped
   let fromFn: { e: unknown } | undefined;
   const ctx = { open: true };
   try {
-    return await db.transaction((tx) =>
-      txContext.run(ctx, async () => {
-        try {
-          return await fn(createRepo(tx, { stats }));
-        } catch (e) {
-          fromFn = { e };
-          throw e;
-        } finally {
-          ctx.open = false; // work fn started but did not await may outlive the transaction
-        }
-      }),
-    );
+    const body = async (tx: Parameters<Parameters<AnyPgDatabase["transaction"]>[0]>[0]) => {
+      try {
+        return await fn(createRepo(tx, { stats }));
+      } catch (e) {
+        fromFn = { e };
+        throw e;
+      } finally {
+        ctx.open = false; // work fn started but did not await may outlive the transaction
+      }
+    };
+    return await db.transaction((tx) => (guard ? txContext.run(ctx, () => body(tx)) : body(tx)));
   } catch (e) {
     if (fromFn && fromFn.e === e) throw e;
     throw wrapDbError(e);

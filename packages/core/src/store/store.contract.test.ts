@@ -86,7 +86,8 @@ async function freshPgDatabase(): Promise<{ dsn: string; drop: () => Promise<voi
 
 /* ------------------------------------------------------------------ the contract */
 
-export function describeStoreContract(name: string, openFn: () => Promise<Store>): void {
+export function describeStoreContract(name: string, openFn: () => Promise<Store>, opts: { guarded?: boolean } = {}): void {
+  const guarded = opts.guarded ?? true;
   describe(`store contract: ${name}`, () => {
     let store: Store;
     beforeAll(async () => {
@@ -402,7 +403,9 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
       expect(await store.transaction(async (repo) => repo.insertKey(r))).toBe(true);
     });
 
-    it("refuses the pool repo inside a transaction instead of deadlocking", async () => {
+    // production opens the store without the guard (OpenStoreOptions.guardTransactions): the rest
+    // of the contract must hold there too, this case only where the guard is on
+    if (guarded) it("refuses the pool repo inside a transaction instead of deadlocking", async () => {
       const nid = randomUUID();
       const r = rec({ nid });
       const err = await store
@@ -537,6 +540,8 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
 /* ------------------------------------------------------------------ the runs */
 
 describeStoreContract("memory", () => openStore("memory"));
+
+describeStoreContract("memory, production (no transaction guard)", () => openStore("memory", { guardTransactions: false }), { guarded: false });
 
 describeStoreContract("pglite://<tmpdir>", () => openStore(`pglite://${tmpDir()}/db`));
 
