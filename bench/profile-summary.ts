@@ -49,8 +49,9 @@ function area(url: string, name: string): string {
 
 /** What we want the inclusive share of; each is a predicate over (functionName, url). */
 const INCLUSIVE: { label: string; test: (fn: string, url: string) => boolean }[] = [
-  { label: "request log (pino, sonic-boom)", test: (_f, u) => /node_modules\/(pino|sonic-boom|pino-std-serializers|fast-redact|@pinojs)\//.test(u) },
-  { label: "metrics (prom-client)", test: (_f, u) => /node_modules\/prom-client\//.test(u) },
+  { label: "request log (logger.ts, pino, sonic-boom)", test: (_f, u) => /node_modules\/(pino|sonic-boom|pino-std-serializers|fast-redact|@pinojs)\/|packages\/cli\/src\/logger\.ts/.test(u) },
+  { label: "metrics (metrics.ts, series-metrics.ts, prom-client)", test: (_f, u) => /node_modules\/prom-client\/|packages\/http\/src\/(series-)?metrics\.ts/.test(u) },
+  { label: "fast route (node:http verify path, fast-route.ts)", test: (_f, u) => /packages\/http\/src\/fast-route\.ts/.test(u) },
   { label: "zod", test: (_f, u) => /node_modules\/zod\//.test(u) },
   { label: "hono", test: (_f, u) => /node_modules\/hono\//.test(u) },
   { label: "@hono/node-server", test: (_f, u) => /node_modules\/@hono\/node-server\//.test(u) },
