@@ -284,13 +284,14 @@ describe("verify fast route answers exactly like the Hono route", () => {
 
   it("failures: a store error inside verify (200 INTERNAL) and errors escaping the handler (envelopes)", async () => {
     const repo = s.built.store.repo;
-    const getKey = repo.getKey;
-    repo.getKey = () => Promise.reject(new Error("down"));
+    // verify reads through the coalescing key reader, which queries getKeys
+    const getKeys = repo.getKeys;
+    repo.getKeys = () => Promise.reject(new Error("down"));
     try {
       // no-cache forces the store read
       expect((await same(s, cred(key), { "Cache-Control": "no-cache" })).body.error_code).toBe("VERIFICATION_ERROR_INTERNAL");
     } finally {
-      repo.getKey = getKey;
+      repo.getKeys = getKeys;
     }
     // verifyHandler holds this very verifier object, so patching its method reaches both paths
     const verifier = s.built.deps.runtime.verifier;

@@ -1295,8 +1295,8 @@ describe("logging", () => {
 
       // a driver error that carries the raw key (as bound parameters would) reaches neither the log nor the client
       const repo = built.store.repo;
-      const orig = repo.getKey;
-      repo.getKey = async () => {
+      const orig = repo.getKeys; // verify reads through the coalescing key reader (getKeys)
+      repo.getKeys = async () => {
         throw new Error(`driver failure near ${raws[3]}`);
       };
       try {
@@ -1305,7 +1305,7 @@ describe("logging", () => {
         expect(JSON.parse(v.text).error_code).toBe("VERIFICATION_ERROR_INTERNAL");
         expect(v.text).not.toContain(raws[3]);
       } finally {
-        repo.getKey = orig;
+        repo.getKeys = orig;
       }
       const origTx = built.store.transaction;
       (built.store as { transaction: typeof origTx }).transaction = async () => {

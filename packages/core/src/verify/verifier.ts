@@ -3,6 +3,7 @@ import { ipInCidrs, parseCidr, type Cidr, type ParsedIp } from "../net/cidr.js";
 import { VerificationError, type KeyKind, type KeyRecord } from "../types.js";
 import type { ServiceContext } from "../services/context.js";
 import { toCachedKey, type CachedKey, type KeyCache } from "./cache.js";
+import { createKeyReader } from "./key-reader.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { StoreUnavailableError } from "../store/errors.js";
 import { bareFailure, keyOutcome, type CacheOutcome, type Verification } from "./result.js";
@@ -123,6 +124,8 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   }
 
   const internal = (type: KeyKind) => bareFailure(VerificationError.INTERNAL, type);
+  // concurrent cache misses and no-cache verifies share one query per event-loop round
+  const readKey = createKeyReader((n, ids) => ctx.store.repo.getKeys(n, ids));
   const cacheFor = (mode: CacheMode) => (mode === "default" ? deps.cache : null);
 
   async function evaluate(l: { kind: KeyKind; keyId: string }, rec: CachedKey | null | undefined, cache: CacheOutcome, opts: VerifyOptions, now: number) {
@@ -149,7 +152,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       if (!rec) {
         outcome = opts.cacheMode === "default" && deps.cache ? "MISS" : "SKIP";
         try {
-          const row = await readWithRetry(() => ctx.store.repo.getKey(nid, l.keyId));
+          const row = await readWithRetry(() => readKey(nid, l.keyId));
           rec = row ? toCachedKey(row) : undefined;
         } catch {
           return finish({ ...internal(l.kind), cache: outcome }, null, clock());
@@ -210,7 +213,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       const l = route(credential);
       if ("done" in l) return { error: l.done };
       if ("token" in l) return { error: bareFailure(VerificationError.INVALID_FORMAT, l.token) };
-      const rec = await readWithRetry(() => ctx.store.repo.getKey(nid, l.keyId));
+      const rec = await readWithRetry(() => readKey(nid, l.keyId));
       if (!rec || rec.kind !== l.kind) return { error: bareFailure(VerificationError.NOT_FOUND, l.kind) };
       return { record: rec };
     },
