@@ -220,8 +220,12 @@ describe.skipIf(!TEST_DSN || !REDIS_URL)("serve.workers: several processes share
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    // the workers are forked at once; tsx and the database take seconds before they listen
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Signal once both workers exist (forked as soon as the primary has read its configuration)
+    // but before they listen (tsx and the database take seconds): a signal before the fork would
+    // only test node's default SIGTERM action on a process with no workers.
+    const deadline = Date.now() + 30_000;
+    while (workersOf(child.pid!).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(workersOf(child.pid!), "workers forked").toHaveLength(2);
     expect(out, "already serving: the signal would not arrive during start-up").not.toContain("TALOS_PORTS");
     try {
       child.kill("SIGTERM");
