@@ -151,6 +151,23 @@ describe("verify fast route answers exactly like the Hono route", () => {
     expect(r.headers.get("ory-talos-cache")).toBe("HIT");
   });
 
+  it("a failure after the answer (the request log or metrics throwing) neither crashes nor breaks the connection", async () => {
+    const observe = s.built.deps.observeRequest;
+    s.built.deps.observeRequest = () => {
+      throw new Error("log destination gone");
+    };
+    let r: TestResponse;
+    try {
+      r = await real(s, cred(key));
+    } finally {
+      s.built.deps.observeRequest = observe;
+    }
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ is_valid: true });
+    // the same keep-alive pool still serves
+    expect((await real(s, cred(key))).body).toMatchObject({ is_valid: true });
+  });
+
   it("the first verify of a key (MISS on both: two keys issued alike, one per path)", async () => {
     const extra = { actor_id: `miss-${randomUUID()}`, scopes: ["m"] };
     const [k1, k2] = [await issue(s, extra), await issue(s, extra)];

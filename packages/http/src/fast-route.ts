@@ -44,7 +44,12 @@ export function createRequestListener(
     if (!route || length === undefined || req.headers["transfer-encoding"] !== undefined || !(Number(length) <= MAX_BODY_BYTES)) {
       return viaHono(req, res);
     }
-    void serve(deps, route, req, res);
+    serve(deps, route, req, res).catch((err: unknown) => {
+      // a bug past the error mapping (writing the head, the request log): never an unhandled rejection
+      deps.logger.error({ err: { type: err instanceof Error ? err.constructor.name : typeof err } }, "fast route failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify(envelope("internal_server_error", "")));
+      else if (!res.writableEnded) res.destroy();
+    });
   };
 }
 
