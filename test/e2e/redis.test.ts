@@ -12,28 +12,18 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISSUED_PATH, NIL_NID, REDIS_CHANNEL, issueAt, localPortsTo, metricValue, pollUntil, sleep, summarize, verifyAt, warm } from "../support/cluster.js";
-import { TEST_DSN, freshDatabase } from "../support/postgres.js";
+import { freshDatabase } from "../support/postgres.js";
+import { REDIS_URL, pgAndRedisOrWarn, redisAddr } from "../support/redis.js";
 import { E2E_TIMEOUT_MS, fetchJson, startTalos, stopAllTalos, type JsonResponse, type TalosProcess } from "../support/process.js";
 import { NOT_FOUND_VERIFICATION } from "../support/http-expect.js";
 
-const REDIS_URL = process.env.TALOS_TEST_REDIS_URL || null;
 const SECRET = "e2e-redis-hmac-secret-0123456789abcdef-xyz";
 const ISSUER = "https://redis.e2e.talos.test";
 const PROPAGATION_LIMIT_MS = 5_000;
 
-if (!TEST_DSN || !REDIS_URL) {
-  console.warn(
-    "\n!!! SKIPPED: test/e2e/redis.test.ts (Redis pub/sub invalidation, shared rate limits, Redis outage) — " +
-      `set ${[!TEST_DSN && "TALOS_TEST_DSN=postgres://...", !REDIS_URL && "TALOS_TEST_REDIS_URL=redis://127.0.0.1:6379"].filter(Boolean).join(" and ")} to run it (CI does).\n`,
-  );
-}
+const RUN = pgAndRedisOrWarn("test/e2e/redis.test.ts (Redis pub/sub invalidation, shared rate limits, Redis outage)");
 
-const redisAddr = (u: string) => {
-  const p = new URL(u);
-  return `${p.hostname}:${p.port || "6379"}`;
-};
-
-describe.skipIf(!TEST_DSN || !REDIS_URL)("Redis: pub/sub invalidation, shared rate limits, outage", { timeout: E2E_TIMEOUT_MS }, () => {
+describe.skipIf(!RUN)("Redis: pub/sub invalidation, shared rate limits, outage", { timeout: E2E_TIMEOUT_MS }, () => {
   let db: { dsn: string; drop: () => Promise<void> };
   let sql: postgres.Sql;
   /** test-side Redis connections: commands, and a subscriber */

@@ -13,24 +13,14 @@ import { randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISSUED_PATH, VERIFY_PATH, issueAt, metricValue, pollUntil } from "../support/cluster.js";
-import { TEST_DSN, freshDatabase } from "../support/postgres.js";
+import { freshDatabase } from "../support/postgres.js";
+import { REDIS_URL, pgAndRedisOrWarn, redisAddr } from "../support/redis.js";
 import { E2E_TIMEOUT_MS, TALOS_BIN, fetchJson, runTalos, startTalos, stopAllTalos, type JsonResponse, type TalosProcess } from "../support/process.js";
 
-const REDIS_URL = process.env.TALOS_TEST_REDIS_URL || null;
 const SECRET = "e2e-workers-hmac-secret-0123456789abcdef-xyz";
 const ISSUER = "https://workers.e2e.talos.test";
 
-if (!TEST_DSN || !REDIS_URL) {
-  console.warn(
-    "\n!!! SKIPPED: test/e2e/workers.test.ts (serve.workers: cluster of workers, aggregated metrics, replacement, shutdown) — " +
-      `set ${[!TEST_DSN && "TALOS_TEST_DSN=postgres://...", !REDIS_URL && "TALOS_TEST_REDIS_URL=redis://127.0.0.1:6379"].filter(Boolean).join(" and ")} to run it (CI does).\n`,
-  );
-}
-
-const redisAddr = (u: string) => {
-  const p = new URL(u);
-  return `${p.hostname}:${p.port || "6379"}`;
-};
+const RUN = pgAndRedisOrWarn("test/e2e/workers.test.ts (serve.workers: cluster of workers, aggregated metrics, replacement, shutdown)");
 
 /** Live (not zombie) processes, from /proc: `[pid, ppid]` pairs. Linux only. */
 function processes(): [number, number][] {
@@ -78,7 +68,7 @@ function processesMarked(id: string): number[] {
   });
 }
 
-describe.skipIf(!TEST_DSN || !REDIS_URL)("serve.workers: several processes share the API port", { timeout: E2E_TIMEOUT_MS }, () => {
+describe.skipIf(!RUN)("serve.workers: several processes share the API port", { timeout: E2E_TIMEOUT_MS }, () => {
   let db: { dsn: string; drop: () => Promise<void> };
   let talos: TalosProcess;
   const mark = randomUUID();

@@ -25,60 +25,82 @@ export class HistogramSeries {
 }
 
 interface Sample {
-  metricName: string;
+  metricName?: string;
   labels: Record<string, string | number>;
   value: number;
 }
 
 /**
- * A Prometheus histogram whose series are resolved once and then observed directly. prom-client's
- * Histogram validates and hashes the labels on every observation, even through labels(): three of
- * those per request were a measurable share of a cache-warm verify. It registers as a prom-client
- * metric, so the registry formats it and a cluster primary sums it like any other.
+ * A Prometheus metric whose series are resolved once and then updated directly. prom-client
+ * validates and hashes the labels on every observe/inc, even through labels(): six of those per
+ * request were a measurable share of a cache-warm verify. It registers as a prom-client metric,
+ * so the registry formats it and a cluster primary sums it like any other.
  */
-export class SeriesHistogram {
-  readonly type = "histogram";
+abstract class SeriesMetric<S extends { labels: Readonly<Record<string, string>> }> {
   readonly aggregator = "sum";
-  readonly #series = new Map<string, HistogramSeries>();
+  abstract readonly type: string;
+  readonly #series = new Map<string, S>();
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly bounds: readonly number[],
     registry: Registry,
   ) {
     registry.registerMetric(this as never);
   }
 
+  protected abstract create(labels: Readonly<Record<string, string>>): S;
+  protected abstract samples(s: S): Sample[];
+
   /** The series for these label values (created on first use). */
-  series(labels: Record<string, string>): HistogramSeries {
+  series(labels: Record<string, string>): S {
     const key = JSON.stringify(labels);
     let s = this.#series.get(key);
     if (!s) {
-      s = new HistogramSeries({ ...labels }, this.bounds);
+      s = this.create({ ...labels });
       this.#series.set(key, s);
     }
     return s;
   }
 
-  /** prom-client's metric interface: cumulative buckets, +Inf, sum and count per series. */
+  /** prom-client's metric interface. */
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
-    const values: Sample[] = [];
-    for (const s of this.#series.values()) {
-      let acc = 0;
-      this.bounds.forEach((le, i) => {
-        acc += s.counts[i]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le }, value: acc });
-      });
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: "+Inf" }, value: s.count });
-      values.push({ metricName: `${this.name}_sum`, labels: { ...s.labels }, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { ...s.labels }, value: s.count });
-    }
+    const values = [...this.#series.values()].flatMap((s) => this.samples(s));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   reset(): void {
     this.#series.clear();
+  }
+}
+
+/** A histogram: cumulative buckets, +Inf, sum and count per series. */
+export class SeriesHistogram extends SeriesMetric<HistogramSeries> {
+  readonly type = "histogram";
+
+  constructor(
+    name: string,
+    help: string,
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
+    super(name, help, registry);
+  }
+
+  protected create(labels: Readonly<Record<string, string>>): HistogramSeries {
+    return new HistogramSeries(labels, this.bounds);
+  }
+
+  protected samples(s: HistogramSeries): Sample[] {
+    let acc = 0;
+    const out: Sample[] = this.bounds.map((le, i) => {
+      acc += s.counts[i]!;
+      return { metricName: `${this.name}_bucket`, labels: { ...s.labels, le }, value: acc };
+    });
+    out.push({ metricName: `${this.name}_bucket`, labels: { ...s.labels, le: "+Inf" }, value: s.count });
+    out.push({ metricName: `${this.name}_sum`, labels: { ...s.labels }, value: s.sum });
+    out.push({ metricName: `${this.name}_count`, labels: { ...s.labels }, value: s.count });
+    return out;
   }
 }
 
@@ -91,36 +113,15 @@ export class CounterSeries {
   }
 }
 
-/** A Prometheus counter with pre-resolved series, for the per-request counters (see SeriesHistogram). */
-export class SeriesCounter {
+/** A counter, for the per-request counters. */
+export class SeriesCounter extends SeriesMetric<CounterSeries> {
   readonly type = "counter";
-  readonly aggregator = "sum";
-  readonly #series = new Map<string, CounterSeries>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as never);
+  protected create(labels: Readonly<Record<string, string>>): CounterSeries {
+    return new CounterSeries(labels);
   }
 
-  series(labels: Record<string, string>): CounterSeries {
-    const key = JSON.stringify(labels);
-    let s = this.#series.get(key);
-    if (!s) {
-      s = new CounterSeries({ ...labels });
-      this.#series.set(key, s);
-    }
-    return s;
-  }
-
-  get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] } {
-    const values = [...this.#series.values()].map((s) => ({ labels: { ...s.labels }, value: s.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.#series.clear();
+  protected samples(s: CounterSeries): Sample[] {
+    return [{ labels: { ...s.labels }, value: s.value }];
   }
 }

@@ -5,6 +5,17 @@ import { envelope, errorResponse } from "./errors.js";
 import type { RouteDef } from "./router.js";
 import { ErrorEnvelope, JsonWebKeySet, Status, Version } from "./schemas/responses.js";
 
+/** Why this process is not ready (draining, database down, schema behind), or null when it is. */
+export async function readinessProblem(deps: Pick<AppDeps, "ready" | "draining">): Promise<string | null> {
+  if (deps.draining()) return "shutting down";
+  try {
+    await deps.ready();
+    return null;
+  } catch (e) {
+    return e instanceof TalosError ? e.message : "the database is unavailable";
+  }
+}
+
 /** /health/alive, /health/ready (SPEC.md §16). Also served on the metrics listener. */
 export function healthRoutes(deps: Pick<AppDeps, "ready" | "draining">): RouteDef[] {
   return [
@@ -23,14 +34,8 @@ export function healthRoutes(deps: Pick<AppDeps, "ready" | "draining">): RouteDe
       tags: ["health"],
       responses: { 200: { description: "Ready", schema: Status }, 503: { description: "Not ready", schema: ErrorEnvelope } },
       handler: async () => {
-        if (deps.draining()) return errorResponse(new TalosError("service_unavailable", "shutting down"));
-        try {
-          await deps.ready();
-        } catch (e) {
-          const message = e instanceof TalosError ? e.message : "the database is unavailable";
-          return errorResponse(new TalosError("service_unavailable", message));
-        }
-        return json(200, { status: "ok" });
+        const problem = await readinessProblem(deps);
+        return problem === null ? json(200, { status: "ok" }) : errorResponse(new TalosError("service_unavailable", problem));
       },
     },
   ];

@@ -1,12 +1,10 @@
 import cluster from "node:cluster";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { ConfigError, TalosError, loadConfig } from "@talos/core";
-import { createMetrics, createRequestListener, shareMetricsWithPrimary } from "@talos/http";
+import { ConfigError, loadConfig } from "@talos/core";
+import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps } from "@talos/http";
 import { processEnv } from "../env.js";
 import { createLoggers } from "../logger.js";
 import { listenerFor, metricsApp } from "../server/apps.js";
-import { buildServer, StartupError, type Built, type Mode } from "../server/build.js";
+import { buildServer, StartupError, type Mode } from "../server/build.js";
 import { runPrimary, type ClusterMessage } from "../server/cluster.js";
 import { closeServer, listen } from "../server/listen.js";
 
@@ -78,25 +76,32 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   };
 
   const api = await listen(listenerFor(mode, deps), config.serve.http.host, config.serve.http.port);
-  if (worker) return serveAsWorker(built, api.server, logger);
-  const metrics = config.serve.metrics.enabled
-    ? await listen(createRequestListener(metricsApp(deps, telemetry.route), { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port)
-    : null;
-  logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
-  // Machine-readable line for scripts and tests that start on port 0.
-  if (printPorts) process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
+  // a worker's metrics listener is the primary's (summed over the workers)
+  const metrics =
+    config.serve.metrics.enabled && !worker
+      ? await listen(createRequestListener(metricsApp(deps, telemetry.route), { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port)
+      : null;
+  if (worker) joinCluster(deps, api.port);
+  else {
+    logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
+    // Machine-readable line for scripts and tests that start on port 0.
+    if (printPorts) process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
+  }
 
+  // SIGTERM/SIGINT drain (a cluster primary sends SIGTERM to its workers when it stops). When a
+  // primary dies without stopping its workers (SIGKILL), node:cluster exits them at once on the
+  // lost IPC channel: no drain is possible there.
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, "shutting down: draining in-flight requests");
+      if (!worker) logger.info({ signal }, "shutting down: draining in-flight requests");
       built.setDraining();
       await closeServer(api.server, DRAIN_MS);
       if (metrics) await closeServer(metrics.server, 1000);
       await built.close();
-      logger.info({}, "stopped");
+      if (!worker) logger.info({}, "stopped");
       logger.flush();
       resolve(0);
     };
@@ -105,35 +110,12 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   });
 }
 
-/**
- * A cluster worker: tells the primary it listens, answers its readiness checks, and drains on
- * SIGTERM/SIGINT (the primary sends SIGTERM when it stops).
- */
-function serveAsWorker(built: Built, server: Server, logger: ReturnType<typeof createLoggers>["logger"]): Promise<number> {
+/** A cluster worker tells the primary it listens and answers its readiness checks. */
+function joinCluster(deps: AppDeps, port: number): void {
   const send = (m: ClusterMessage) => process.send?.(m);
   process.on("message", (m: ClusterMessage) => {
     if (m?.talos !== "ready?") return;
-    if (built.deps.draining()) return send({ talos: "ready", id: m.id, error: "shutting down" });
-    built.deps.ready().then(
-      () => send({ talos: "ready", id: m.id }),
-      (e: unknown) => send({ talos: "ready", id: m.id, error: e instanceof TalosError ? e.message : "the database is unavailable" }),
-    );
+    void readinessProblem(deps).then((error) => send(error === null ? { talos: "ready", id: m.id } : { talos: "ready", id: m.id, error }));
   });
-  send({ talos: "listening", port: (server.address() as AddressInfo).port });
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = async () => {
-      if (stopping) return;
-      stopping = true;
-      built.setDraining();
-      await closeServer(server, DRAIN_MS);
-      await built.close();
-      logger.flush();
-      resolve(0);
-    };
-    process.on("SIGTERM", () => void stop());
-    process.on("SIGINT", () => void stop());
-    // When the primary dies without stopping the workers (SIGKILL), node:cluster exits the worker
-    // at once on the lost IPC channel: no drain is possible there.
-  });
+  send({ talos: "listening", port });
 }

@@ -1,7 +1,7 @@
 import type { RequestListener } from "node:http";
 import { adminFastRoutes, adminRoutes, createAdminApp } from "@talos/admin";
 import { createPublicApp, publicRoutes } from "@talos/public";
-import { createApp, createRequestListener, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef } from "@talos/http";
+import { createApp, createRequestListener, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef, type ShellDeps } from "@talos/http";
 import type { Mode } from "./build.js";
 
 /** The API listener's app for a mode (SPEC.md §2). `all` serves every route of both surfaces. */
@@ -17,8 +17,8 @@ export function listenerFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []): 
   return createRequestListener(appFor(mode, deps, extra), { fast: { routes, deps }, hostname: deps.runtime.ctx.config.serve.http.host });
 }
 
-/** The metrics listener: health probes and /metrics. */
-export function metricsApp(deps: AppDeps, metricsRoute: RouteDef | null) {
+/** The metrics listener: health probes and /metrics (a cluster primary's too, with its own deps). */
+export function metricsApp(deps: ShellDeps & Pick<AppDeps, "ready" | "draining">, metricsRoute: RouteDef | null) {
   return createApp({ ...deps, observeRequest: undefined, inFlight: undefined }, [...healthRoutes(deps), ...(metricsRoute ? [metricsRoute] : [])]);
 }
 

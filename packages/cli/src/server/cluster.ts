@@ -1,7 +1,8 @@
 import cluster, { type Worker } from "node:cluster";
 import { randomUUID } from "node:crypto";
 import { TalosError, type Config } from "@talos/core";
-import { clusterMetricsRoute, createApp, createRequestListener, healthRoutes, type Logger, type RouteDef } from "@talos/http";
+import { clusterMetricsRoute, createRequestListener, type Logger } from "@talos/http";
+import { metricsApp } from "./apps.js";
 import { closeServer, listen } from "./listen.js";
 
 /**
@@ -118,10 +119,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   if (stopping) return finished;
 
   if (config.serve.metrics.enabled) {
-    const ready = () => allWorkersReady();
-    const draining = () => stopping;
-    const routes: RouteDef[] = [...healthRoutes({ ready, draining }), clusterMetricsRoute()];
-    const app = createApp({ logger, runtime: { ctx: { config } } }, routes);
+    const app = metricsApp({ logger, runtime: { ctx: { config } }, ready: allWorkersReady, draining: () => stopping }, clusterMetricsRoute());
     metrics = await listen(createRequestListener(app, { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port);
   }
   logger.info({ mode: o.mode, port: apiPort, metrics_port: metrics?.port ?? null, workers: count }, "talos is serving");
