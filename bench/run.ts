@@ -48,7 +48,6 @@ const PG_ADMIN_DSN = args["no-pg"] ? null : process.env.TALOS_BENCH_DSN || proce
 /** the multi-process rows (serve.workers) need PostgreSQL and Redis */
 const WORKERS = Number(args.workers ?? availableParallelism());
 const REDIS_URL = process.env.TALOS_BENCH_REDIS_URL || process.env.TALOS_TEST_REDIS_URL || "redis://127.0.0.1:6379";
-const NID = "00000000-0000-0000-0000-000000000000";
 const KEYS = 100;
 const HMAC = `bench-hmac-${randomBytes(16).toString("hex")}`;
 const ISSUER = "https://bench.talos.local";

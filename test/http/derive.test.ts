@@ -10,7 +10,6 @@ import {
   NOT_FOUND_VERIFICATION,
   SELF_REVOKE,
   UUID_V4,
-  VERIFY,
   actor,
   expectBadRequest,
   expectEnvelope,

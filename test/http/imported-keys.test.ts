@@ -61,7 +61,10 @@ const expectNotFound = (res: TestResponse) => expectError(res, 404, "NOT_FOUND",
 
 /** Every raw key sent in a request body (raw_key fields, also inside batch items). */
 function collectRawKeys(body: unknown, into: Set<string>): void {
-  if (Array.isArray(body)) return body.forEach((b) => collectRawKeys(b, into));
+  if (Array.isArray(body)) {
+    for (const b of body) collectRawKeys(b, into);
+    return;
+  }
   if (body === null || typeof body !== "object") return;
   for (const [k, v] of Object.entries(body)) {
     if ((k === "raw_key" || k === "rawKey") && typeof v === "string" && v.length >= 12) into.add(v);

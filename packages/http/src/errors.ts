@@ -1,4 +1,4 @@
-import { INTERNAL_MESSAGE, TalosError, type ErrorId } from "@talos/core";
+import { INTERNAL_MESSAGE, type ErrorId, type TalosError } from "@talos/core";
 
 /** The one exhaustive map from error id to HTTP status and canonical status name (SPEC.md §12.2). */
 export const ERROR_STATUS: Record<ErrorId, readonly [number, string]> = {

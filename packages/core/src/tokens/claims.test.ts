@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TalosError } from "../errors.js";
 import { parseIp } from "../net/cidr.js";
-import { KeyStatus, KeyVisibility, NIL_NID, RevocationReason, VerificationError, keyRecord, type KeyRecord } from "../types.js";
+import { KeyStatus, KeyVisibility, NIL_NID, VerificationError, keyRecord, type KeyRecord } from "../types.js";
 import { buildClaims, checkClaims, checkCustomClaims, claimsOutcome, effectiveScopes, RESERVED_CLAIMS, type ClaimCheck } from "./claims.js";
 
 const NOW = Date.UTC(2026, 0, 1);

@@ -14,6 +14,7 @@ export const expected = (what: string) => ({
  * Stored text must be valid Unicode without U+0000: PostgreSQL text and jsonb cannot hold NUL,
  * and jsonb refuses lone surrogates (text would silently turn them into U+FFFD).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point of this pattern
 const UNSTORABLE = /\u0000|\p{Cs}/u;
 const UNSTORABLE_MESSAGE = "must be valid Unicode text without NUL characters";
 const unstorable = (v: unknown): boolean => {
