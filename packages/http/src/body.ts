@@ -22,8 +22,9 @@ const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
  */
 export function decodeBody(bytes: Uint8Array): string {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!isUtf8(buf)) throw new TalosError("bad_request", "request body is not valid UTF-8");
   const text = buf.toString("utf8");
+  // a replacing decode yields U+FFFD for every malformed sequence: only then are the bytes checked
+  if (text.indexOf("\ufffd") !== -1 && !isUtf8(buf)) throw new TalosError("bad_request", "request body is not valid UTF-8");
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
@@ -93,7 +94,7 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   }
   checkTree(value);
   const message = normaliseMessage(value) as Record<string, unknown>;
-  if (SURROGATE_ESCAPE.test(text)) {
+  if (text.indexOf("\\u") !== -1 && SURROGATE_ESCAPE.test(text)) {
     const at = loneSurrogateAt(message);
     if (at !== null) throw badRequest(at, "holds an unpaired UTF-16 surrogate (\\uD800-\\uDFFF escape)");
   }
