@@ -227,6 +227,8 @@ describe("a path is matched as sent: dot segments and encoded slashes never reac
       "/v2alpha1/admin/issuedApiKeys/.",
       "/v2alpha1/admin/issuedApiKeys/x/..",
       "/v2alpha1/admin/issuedApiKeys/x/%2e%2e?page_size=1",
+      // absolute-form request target (RFC 9112 §3.2.2), which a proxy may forward as is
+      "http://127.0.0.1/v2alpha1/apiKeys:selfRevoke/%2e%2e/admin/issuedApiKeys",
     ];
     for (const path of paths) {
       const r = await rawHttp("POST", path, body);
@@ -247,6 +249,10 @@ describe("a path is matched as sent: dot segments and encoded slashes never reac
       expect(r.body.error.status).toBe("NOT_FOUND");
     }
     expect((await rawHttp("GET", `${ISSUED}/..${k.keyId}`)).status).toBe(404);
+    // an empty first segment is not the admin route either
+    expect((await rawHttp("POST", "//v2alpha1/admin/issuedApiKeys", JSON.stringify({ actor_id: "slash" }))).status).toBe(404);
+    // a backslash (URL parsing would read it as "/") is refused by @hono/node-server before routing
+    expect((await rawHttp("POST", "/v2alpha1/apiKeys:selfRevoke\\..\\admin\\issuedApiKeys", JSON.stringify({ actor_id: "bs" }))).status).toBe(400);
     const withDotsInQuery = await rawHttp("POST", `${VERIFY}?next=/../admin`, JSON.stringify({ credential: k.secret }));
     expect(withDotsInQuery.body.is_valid).toBe(true);
     expect((await rawHttp("GET", `${ISSUED}/${k.keyId}`)).status).toBe(200);
