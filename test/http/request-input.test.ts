@@ -151,7 +151,11 @@ describe("JSON strings with lone surrogates are a 400 (defect 5)", () => {
   });
 
   it("anywhere in the body: nested, in metadata keys and values, in batch items; a surrogate pair is fine", async () => {
-    expect400(await inProcess("POST", BATCH_VERIFY, '{"requests":[{"credential":"ok"},{"credential":"\\udc00"}]}'), /surrogate/, "requests[1].credential");
+    expect400(
+      await inProcess("POST", BATCH_VERIFY, '{"requests":[{"credential":"ok"},{"credential":"\\udc00"}]}'),
+      /surrogate/,
+      "requests[1].credential",
+    );
     expect400(await inProcess("POST", ISSUED, '{"actor_id":"a","metadata":{"k\\ud800":1}}'), /surrogate/, "metadata");
     expect400(await inProcess("POST", ISSUED, '{"actor_id":"a","metadata":{"k":[{"d":"\\ud800"}]}}'), /surrogate/, "metadata");
     expect400(await inProcess("POST", VERIFY, '{"credential":"x","unknown_field":"\\ud800"}'), /surrogate/, "unknown_field");
@@ -243,7 +247,11 @@ describe("a path is matched as sent: dot segments and encoded slashes never reac
     expect400(await rawHttp("GET", "/health/../health/ready"), /segment/);
     expect400(await rawHttp("POST", "/v2alpha1/admin/x/../apiKeys:verify", JSON.stringify({ credential: k.secret })), /segment/);
     expect400(await rawHttp("GET", `/v2alpha1/admin/issuedApiKeys/%2e%2e/issuedApiKeys/${k.keyId}`), /segment/);
-    for (const path of ["/v2alpha1/admin%2fissuedApiKeys", "/v2alpha1/apiKeys:selfRevoke%2f..%2fadmin%2fissuedApiKeys", "/v2alpha1/admin/issuedApiKeys%2F"]) {
+    for (const path of [
+      "/v2alpha1/admin%2fissuedApiKeys",
+      "/v2alpha1/apiKeys:selfRevoke%2f..%2fadmin%2fissuedApiKeys",
+      "/v2alpha1/admin/issuedApiKeys%2F",
+    ]) {
       const r = await rawHttp("POST", path, JSON.stringify({ actor_id: "slash" }));
       expect(r.status, path).toBe(404);
       expect(r.body.error.status).toBe("NOT_FOUND");

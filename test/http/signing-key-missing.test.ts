@@ -17,7 +17,11 @@ const DERIVE = "/v2alpha1/admin/apiKeys:derive";
 const JWKS = "/v2alpha1/derivedKeys/jwks.json";
 const URLS = "credentials.derived_tokens.jwt.signing_keys.urls";
 
-interface Srv { built: Built; metrics: ReturnType<typeof createMetrics>; call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> }
+interface Srv {
+  built: Built;
+  metrics: ReturnType<typeof createMetrics>;
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
 
 async function start(overrides: Record<string, unknown>): Promise<Srv> {
   const base = { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER };

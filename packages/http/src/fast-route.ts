@@ -59,10 +59,26 @@ class NodeRequestView implements RequestView {
   }
 }
 
-async function serve(deps: AppDeps, route: FastRoute, req: IncomingMessage, res: ServerResponse, view: RequestView, requestId: string): Promise<void> {
+async function serve(
+  deps: AppDeps,
+  route: FastRoute,
+  req: IncomingMessage,
+  res: ServerResponse,
+  view: RequestView,
+  requestId: string,
+): Promise<void> {
   const started = performance.now();
   const observe = (status: number, bytesIn: number, bytesOut: number) =>
-    deps.observeRequest?.({ method: "POST", route: route.path, path: route.path, status, durationMs: performance.now() - started, requestId, bytesIn, bytesOut });
+    deps.observeRequest?.({
+      method: "POST",
+      route: route.path,
+      path: route.path,
+      status,
+      durationMs: performance.now() - started,
+      requestId,
+      bytesIn,
+      bytesOut,
+    });
   deps.inFlight?.inc();
   let out: PlainResponse;
   try {

@@ -19,7 +19,16 @@ export interface PlainResponse {
 /** Once per request, after the response is ready (logs, metrics). */
 export interface RequestObserver {
   /** `path`: the request path with every segment that is not a route literal or a key id replaced by `*` */
-  (info: { method: string; route: string; path: string; status: number; durationMs: number; requestId: string; bytesIn: number; bytesOut: number }): void;
+  (info: {
+    method: string;
+    route: string;
+    path: string;
+    status: number;
+    durationMs: number;
+    requestId: string;
+    bytesIn: number;
+    bytesOut: number;
+  }): void;
 }
 
 export const SECURITY_HEADERS: [string, string][] = [
