@@ -560,12 +560,19 @@ describe("without a usable signing key", () => {
       const res = await appFor(mode, bare.deps).request(JWKS);
       const body = (await res.json()) as any;
       expect(res.status).toBe(500);
-      expect(body.error).toMatchObject({ code: 500, status: "INTERNAL", message: "no active signing keys found" });
+      // the message names the setting to fix (issue 12, defect 9)
+      expect(body.error).toMatchObject({
+        code: 500,
+        status: "INTERNAL",
+        message: "no active signing keys found: set credentials.derived_tokens.jwt.signing_keys.urls to a JWKS holding an Ed25519 or RSA key",
+      });
       expect(body.error.details[0].reason).toBe("INTERNAL_SERVER_ERROR");
       expect(res.headers.get("cache-control")).toBeNull();
     }
     const { secret } = await issue(bare, { actor_id: actor("nokey") });
-    const e = expectEnvelope(await derive(bare, { credential: secret }), 500, "INTERNAL", "INTERNAL_SERVER_ERROR");
+    const e = expectEnvelope(await derive(bare, { credential: secret }), 500, "INTERNAL", "INTERNAL_SERVER_ERROR", {
+      message: "no JWT signing key configured: set credentials.derived_tokens.jwt.signing_keys.urls to a JWKS holding a private Ed25519 or RSA key",
+    });
     expect(e.details[0]!.metadata).toEqual({ signing_key_id: "" });
     const mac = await deriveOk(bare, { credential: secret, algorithm: "TOKEN_ALGORITHM_MACAROON" });
     expect((await verify(bare, mac.token)).body.is_valid).toBe(true);
@@ -577,7 +584,7 @@ describe("without a usable signing key", () => {
   it("signing_key_id not found: JWT derive 500 naming it; the JWKS still lists the RSA key and never the oct key", async () => {
     const { secret } = await issue(wrongId, { actor_id: actor("wrongid") });
     const e = expectEnvelope(await derive(wrongId, { credential: secret }), 500, "INTERNAL", "INTERNAL_SERVER_ERROR", {
-      message: "An internal server error occurred.",
+      message: 'signing key "missing" not found: set credentials.derived_tokens.jwt.signing_key_id to the kid of a private key in credentials.derived_tokens.jwt.signing_keys.urls',
     });
     expect(e.details[0]!.metadata).toEqual({ signing_key_id: "missing" });
     const jwks = await wrongId.request("GET", JWKS);

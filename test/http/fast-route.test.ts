@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { request as httpRequest, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreUnavailableError, TalosError, loadConfig, mintIssuedKey } from "@talos/core";
-import { silentLogger } from "@talos/http";
-import { buildServer, type Built } from "../../packages/cli/src/server/build.js";
+import { silentLogger, type Logger } from "@talos/http";
+import { buildServer, type Built, type Mode } from "../../packages/cli/src/server/build.js";
 import { appFor, listenerFor } from "../../packages/cli/src/server/apps.js";
 import { closeServer, listen } from "../../packages/cli/src/server/listen.js";
 import { TEST_ISSUER, TEST_SECRET, type TestResponse } from "../support/harness.js";
@@ -29,7 +29,7 @@ interface Srv { built: Built; app: ReturnType<typeof appFor>; server: Server; ba
 
 const clock = manualClock();
 
-async function start(overrides: Record<string, unknown> = {}): Promise<Srv> {
+async function start(overrides: Record<string, unknown> = {}, mode: Mode = "admin"): Promise<Srv> {
   const base = { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER, "last_used.flush_interval": "100ms" };
   const { config } = loadConfig({ env: {}, overrides: { ...base, ...overrides } });
   const built = await buildServer(config, silentLogger, { migrate: true, clock: clock.read });
@@ -41,8 +41,8 @@ async function start(overrides: Record<string, unknown> = {}): Promise<Srv> {
   built.deps.observeRequest = (info) => {
     via.set(info.requestId, /[\\/]src[\\/]fast-route\.[jt]s:/.test(new Error().stack!) ? "fast" : "hono");
   };
-  const { server, port } = await listen(listenerFor("admin", built.deps), "127.0.0.1", 0);
-  return { built, app: appFor("admin", built.deps), server, port, base: `http://127.0.0.1:${port}`, via };
+  const { server, port } = await listen(listenerFor(mode, built.deps), "127.0.0.1", 0);
+  return { built, app: appFor(mode, built.deps), server, port, base: `http://127.0.0.1:${port}`, via };
 }
 
 async function stop(s: Srv | undefined) {
@@ -168,6 +168,60 @@ describe("verify fast route answers exactly like the Hono route", () => {
     expect((await real(s, cred(key))).body).toMatchObject({ is_valid: true });
   });
 
+  it("a failure before the head is written: a 500 envelope with the request id and security headers, and one log line", async () => {
+    const logged: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+    const capture = (level: string) => (obj: object, msg?: string) => void logged.push({ level, obj: obj as Record<string, unknown>, msg });
+    const logger: Logger = { debug: capture("debug"), info: capture("info"), warn: capture("warn"), error: capture("error") };
+    const deps = s.built.deps;
+    const [saved, savedLogger] = [deps.inFlight, deps.logger];
+    // the in-flight gauge is released between the handler's answer and the head: a throw there is
+    // past the error mapping, the case the fallback exists for
+    deps.inFlight = { inc() {}, dec() { throw new Error("gauge gone"); } };
+    deps.logger = logger;
+    let r: TestResponse;
+    try {
+      r = await real(s, cred(key), { "X-Request-ID": "fallback-1" });
+    } finally {
+      deps.inFlight = saved;
+      deps.logger = savedLogger;
+    }
+    expect(r.status).toBe(500);
+    expect(r.body.error).toMatchObject({ code: 500, status: "INTERNAL", message: "An internal server error occurred." });
+    expect(r.body.error.details[0].reason).toBe("INTERNAL_SERVER_ERROR");
+    expect(r.headers.get("content-type")).toBe("application/json");
+    expect(r.headers.get("x-request-id")).toBe("fallback-1");
+    for (const h of COMPARED.slice(-5)) expect(r.headers.get(h), h).not.toBeNull();
+    // nothing of the half-built answer leaks into the fallback
+    expect(r.headers.get("ory-talos-cache")).toBeNull();
+    expect(r.text).not.toContain(key);
+    expect(logged).toEqual([{ level: "error", obj: { err: { type: "Error" }, request_id: "fallback-1" }, msg: "fast route failed" }]);
+    // the connection pool still serves
+    expect((await real(s, cred(key))).body).toMatchObject({ is_valid: true });
+  });
+
+  it("a failure while writing the head (an invalid header value) falls back the same way", async () => {
+    const logged: string[] = [];
+    const deps = s.built.deps;
+    const savedLogger = deps.logger;
+    deps.logger = { ...silentLogger, error: (_obj, msg) => void logged.push(msg ?? "") };
+    // verifyHandler holds this very verifier object: a result whose header value node:http refuses
+    const verifier = deps.runtime.verifier;
+    const verify = verifier.verify;
+    verifier.verify = async (...args) => ({ ...(await verify.apply(verifier, args)), cache: "HIT\r\nx-injected: 1" as "HIT" });
+    let r: TestResponse;
+    try {
+      r = await real(s, cred(key));
+    } finally {
+      verifier.verify = verify;
+      deps.logger = savedLogger;
+    }
+    expect(r.status).toBe(500);
+    expect(r.headers.get("x-injected")).toBeNull();
+    expect(r.headers.get("x-request-id")).toMatch(UUID_V4);
+    expect(r.body.error.status).toBe("INTERNAL");
+    expect(logged).toEqual(["fast route failed"]);
+  });
+
   it("the first verify of a key (MISS on both: two keys issued alike, one per path)", async () => {
     const extra = { actor_id: `miss-${randomUUID()}`, scopes: ["m"] };
     const [k1, k2] = [await issue(s, extra), await issue(s, extra)];
@@ -177,10 +231,10 @@ describe("verify fast route answers exactly like the Hono route", () => {
     expectAlike(a, { ...b, body: { ...b.body, key_id: k1.keyId } });
   });
 
-  it("valid imported keys, one sent as invalid UTF-8 (both paths must decode it alike)", async () => {
+  it("invalid UTF-8 is a 400 on both paths, never decoded to U+FFFD (keys must not collide)", async () => {
     const hex = randomUUID().replaceAll("-", "");
     const bad = Buffer.from([0xff, 0xe0, 0x80, 0xf0, 0x9f, 0x98, 0xed, 0xa0, 0x80]);
-    // the key as Request.text() decodes those bytes (each malformed sequence becomes U+FFFD)
+    // the key a replacing decoder would make of those bytes (each malformed sequence becomes U+FFFD)
     const decoded = `sk_test_${hex}${new TextDecoder().decode(bad)}`;
     for (const rawKey of [`sk_test_${hex}`, decoded]) {
       const r = await ref(s, JSON.stringify({ raw_key: rawKey, name: "imp", actor_id: "imp-actor" }), {}, IMPORTED);
@@ -188,8 +242,12 @@ describe("verify fast route answers exactly like the Hono route", () => {
       await warm(s, rawKey);
     }
     expect((await same(s, cred(`sk_test_${hex}`))).body.is_valid).toBe(true);
+    // U+FFFD sent as valid UTF-8 is an ordinary character
+    expect((await same(s, cred(decoded))).body.is_valid).toBe(true);
     const body = Buffer.concat([Buffer.from(`{"credential":"sk_test_${hex}`), bad, Buffer.from('"}')]);
-    expect((await same(s, body)).body.is_valid).toBe(true);
+    const r = await same(s, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ status: "INVALID_ARGUMENT", message: "request body is not valid UTF-8" });
   });
 
   it("credentials that are not found: unknown issued key, bad checksum, garbage", async () => {
@@ -391,5 +449,50 @@ describe("verify fast route with client_ip_source X-Forwarded-For", () => {
     for (const [h, ok] of cases) expect((await same(s, cred(k.secret), h)).body.is_valid, JSON.stringify(h)).toBe(ok);
     const lines: [string, string][] = [["X-Forwarded-For", "10.1.2.3"], ["X-Forwarded-For", "203.0.113.9"]];
     expect((await sameLines(s, cred(k.secret), lines)).body.is_valid).toBe(true);
+  });
+});
+
+describe("the fast route in all mode", () => {
+  let s: Srv;
+  beforeAll(async () => {
+    s = await start({}, "all");
+  });
+  afterAll(() => stop(s));
+
+  it("serves verify ahead of Hono, and the public routes of the same listener through Hono", async () => {
+    const k = await issue(s);
+    await warm(s, k.secret);
+    expect((await same(s, cred(k.secret))).body.is_valid).toBe(true);
+    const revoked = await real(s, cred(k.secret), {}, "/v2alpha1/apiKeys:selfRevoke");
+    expect(viaOf(s, revoked)).toBe("hono");
+    expect(revoked.status, revoked.text).toBe(200);
+    await warm(s, k.secret);
+    expect((await same(s, cred(k.secret))).body.error_code).toBe("VERIFICATION_ERROR_REVOKED");
+  });
+});
+
+describe("with CORS enabled, verify bypasses the fast route", () => {
+  const ORIGIN = "https://console.example.com";
+  let s: Srv;
+  beforeAll(async () => {
+    s = await start({ "serve.http.cors.enabled": true, "serve.http.cors.allowed_origins": [ORIGIN], "serve.http.cors.exposed_headers": ["Ory-Talos-Cache"] });
+  });
+  afterAll(() => stop(s));
+
+  it("Hono answers, with the CORS headers the fast route could not add, and the same body", async () => {
+    const k = await issue(s);
+    await warm(s, k.secret);
+    const a = await real(s, cred(k.secret), { Origin: ORIGIN });
+    expect(viaOf(s, a)).toBe("hono");
+    expect(a.body.is_valid).toBe(true);
+    expect(a.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    expect(a.headers.get("access-control-expose-headers")).toContain("Ory-Talos-Cache");
+    // without an Origin too: the listener decides once, from the config, not per request
+    const b = await real(s, cred(k.secret));
+    expect(viaOf(s, b)).toBe("hono");
+    expect(b.body).toEqual(a.body);
+    const preflight = await fetch(s.base + VERIFY, { method: "OPTIONS", headers: { Origin: ORIGIN, "Access-Control-Request-Method": "POST" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(ORIGIN);
   });
 });

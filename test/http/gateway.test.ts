@@ -79,6 +79,31 @@ describe.each(testDatabases())("GET /gateway/verify on $name", (db) => {
     expect(forged.text).toBe((await gw(bearer("not-a-key"))).text);
   });
 
+  it("500 INTERNAL envelope, never a decision, when the store fails under the verification", async () => {
+    const k = await issue({ actor_id: "gw-internal" });
+    const repo = s.built.store.repo;
+    // verification reads through the coalescing key reader, which queries getKeys
+    const getKeys = repo.getKeys;
+    repo.getKeys = () => Promise.reject(new Error("injected: connection refused"));
+    let r: Awaited<ReturnType<typeof gw>>;
+    try {
+      r = await gw({ ...bearer(k.secret), "Cache-Control": "no-cache", "X-Request-ID": "gw-internal-1" });
+    } finally {
+      repo.getKeys = getKeys;
+    }
+    expect(r.status).toBe(500);
+    expect(r.body.error).toMatchObject({ code: 500, status: "INTERNAL", message: "An internal server error occurred." });
+    expect(r.body.error.details[0].reason).toBe("INTERNAL_SERVER_ERROR");
+    expect(r.headers.get("cache-control")).toBe("no-store");
+    expect(r.headers.get("x-request-id")).toBe("gw-internal-1");
+    expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    for (const h of ["x-talos-key-id", "x-talos-actor-id", "x-talos-scopes", "www-authenticate"]) expect(r.headers.get(h), h).toBeNull();
+    expect(r.text).not.toContain("injected");
+    expect(r.text).not.toContain(k.secret);
+    // with the store back, the same credential is allowed again
+    expect((await gw({ ...bearer(k.secret), "Cache-Control": "no-cache" })).status).toBe(200);
+  });
+
   it("401 for a revoked key and for an expired key", async () => {
     const revoked = await issue({ actor_id: "gw-revoked" });
     expect((await gw(bearer(revoked.secret))).status).toBe(200); // cached first: revocation must still win

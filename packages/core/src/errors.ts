@@ -40,6 +40,17 @@ export class TalosError extends Error {
   }
 }
 
+/**
+ * A 500 caused by the server's own configuration (a missing signing key): unlike other internal
+ * errors its message is shown, because it names the setting to fix and holds no secret.
+ */
+export class ConfigurationError extends TalosError {
+  constructor(message: string, metadata: Record<string, string> = {}) {
+    super("internal_server_error", message, metadata);
+    this.name = "ConfigurationError";
+  }
+}
+
 /** Validation failure naming the offending field (SPEC.md §6: message names it, metadata.field holds it). */
 export function badRequest(field: string, problem: string): TalosError {
   const message = field ? `${field}: ${problem}` : problem;

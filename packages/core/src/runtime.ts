@@ -25,6 +25,8 @@ export interface RuntimeObservers {
   limiter?: VerifierDeps["observeLimiter"];
   invalidation?: (source: "local" | "remote", outcome: "ok" | "error") => void;
   warn?: (msg: string, detail?: Record<string, unknown>) => void;
+  /** a derive or JWKS request answered 500 because no JWT signing key is configured */
+  signingKeyMissing?: (operation: "derive" | "jwks") => void;
 }
 
 export interface RuntimeOptions {

@@ -1,7 +1,11 @@
+import { isUtf8 } from "node:buffer";
 import type { Context } from "hono";
 import type { z, ZodType } from "zod";
 import { TalosError, badRequest } from "@talos/core";
-import { normaliseMessage } from "./codec.js";
+import { FORBIDDEN_KEYS, normaliseMessage } from "./codec.js";
+
+/** SPEC.md §3.2: larger bodies are a 413. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Nesting limit of request bodies, as protobuf's C++ and Java JSON parsers have. Deeper input
@@ -9,25 +13,74 @@ import { normaliseMessage } from "./codec.js";
  */
 export const MAX_JSON_DEPTH = 100;
 
-/** True when any object or array lies deeper than MAX_JSON_DEPTH levels (iterative: no stack). */
-function nestsTooDeep(root: object): boolean {
+/** A `\uD800`–`\uDFFF` escape: only escapes can put a lone surrogate into a strictly decoded body. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * The body bytes as text: strict UTF-8 (a malformed sequence is a 400, not U+FFFD, so two
+ * different byte strings never become one key), one leading byte-order mark dropped.
+ */
+export function decodeBody(bytes: Uint8Array): string {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buf.toString("utf8");
+  // a replacing decode yields U+FFFD for every malformed sequence: only then are the bytes checked
+  if (text.indexOf("\ufffd") !== -1 && !isUtf8(buf)) throw new TalosError("bad_request", "request body is not valid UTF-8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * Walks the parsed body without recursion: too deep nesting and a forbidden key (at any depth,
+ * inside metadata and custom_claims too) are a 400.
+ */
+function checkTree(root: object): void {
   const stack: [object, number][] = [[root, 1]];
   for (let item = stack.pop(); item; item = stack.pop()) {
     const [v, depth] = item;
-    if (depth > MAX_JSON_DEPTH) return true;
-    for (const x of Array.isArray(v) ? v : Object.values(v)) {
-      if (x !== null && typeof x === "object") stack.push([x as object, depth + 1]);
+    if (depth > MAX_JSON_DEPTH) throw new TalosError("bad_request", `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (v[i] !== null && typeof v[i] === "object") stack.push([v[i], depth + 1]);
+      continue;
+    }
+    // JSON.parse objects inherit no enumerable keys: for-in sees exactly the own ones
+    for (const k in v) {
+      if (FORBIDDEN_KEYS.has(k)) throw new TalosError("bad_request", `request body must not contain the key "${k}"`, { field: k });
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== null && typeof x === "object") stack.push([x, depth + 1]);
     }
   }
-  return false;
 }
+
+/** Struct fields: validated as a whole, so a problem inside one is reported at the field. */
+const STRUCTS = new Set(["metadata", "custom_claims"]);
+
+/** The field path (as zod reports it) of the first key or string with a lone surrogate, else null. */
+function loneSurrogateAt(root: object): string | null {
+  const stack: [unknown, string, boolean][] = [[root, "", false]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, path, inStruct] = item;
+    if (typeof v === "string") {
+      if (!wellFormed(v)) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, inStruct ? path : `${path}[${i}]`, inStruct]));
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        if (!wellFormed(k)) return path;
+        stack.push([x, inStruct ? path : path ? `${path}.${k}` : k, inStruct || STRUCTS.has(k)]);
+      }
+    }
+  }
+  return null;
+}
+
+/** String.prototype.isWellFormed (Node 20, ES2024): no lone surrogate. */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Reads the request body as protojson (SPEC.md §3.2): empty = {}, must be a JSON object. */
 export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
-  return parseJsonObject(await c.req.text());
+  return parseJsonObject(decodeBody(new Uint8Array(await c.req.arrayBuffer())));
 }
 
-/** readJsonObject on a body already read as text (with any byte-order mark already stripped). */
+/** readJsonObject on a body already decoded by decodeBody. */
 export function parseJsonObject(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
   let value: unknown;
@@ -39,8 +92,13 @@ export function parseJsonObject(text: string): Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new TalosError("bad_request", "request body must be a JSON object");
   }
-  if (nestsTooDeep(value)) throw new TalosError("bad_request", `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
-  return normaliseMessage(value) as Record<string, unknown>;
+  checkTree(value);
+  const message = normaliseMessage(value) as Record<string, unknown>;
+  if (text.indexOf("\\u") !== -1 && SURROGATE_ESCAPE.test(text)) {
+    const at = loneSurrogateAt(message);
+    if (at !== null) throw badRequest(at, "holds an unpaired UTF-16 surrogate (\\uD800-\\uDFFF escape)");
+  }
+  return message;
 }
 
 /** Formats a zod issue path like `requests[3].scopes[1]`. */
@@ -71,27 +129,4 @@ export function tryParse<S extends ZodType>(schema: S, value: unknown, prefix = 
 
 export async function readBody<S extends ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   return parseWith(schema, await readJsonObject(c));
-}
-
-/** Body size of a response built here (a Response has no Content-Length until it is written). */
-export const BODY_BYTES = Symbol("talos.bodyBytes");
-export type SizedResponse = Response & { [BODY_BYTES]?: number };
-
-/** A JSON response from a complete plain header object, which @hono/node-server writes as is. */
-export function jsonWithHeaderFields(status: number, body: unknown, fields: Record<string, string>): SizedResponse {
-  const text = JSON.stringify(body);
-  const res: SizedResponse = new Response(text, { status, headers: fields });
-  res[BODY_BYTES] = Buffer.byteLength(text);
-  return res;
-}
-
-export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
-  const fields: Record<string, string> = {};
-  if (headers) for (const k in headers) fields[k] = headers[k]!;
-  fields["content-type"] = "application/json";
-  return jsonWithHeaderFields(status, body, fields);
-}
-
-export function empty(status: number): Response {
-  return new Response(null, { status });
 }

@@ -13,6 +13,9 @@ const MESSAGE_FIELDS = new Set([
   "requests",
 ]);
 
+/** Keys that would set or shadow a prototype when copied with `out[key] = v`: a 400 at any depth. */
+export const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
 const CAMEL = /[A-Z]/;
 const snake = (k: string): string => k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
 
@@ -23,6 +26,8 @@ export function normaliseMessage(value: unknown, path = ""): unknown {
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const name = CAMEL.test(key) ? snake(key) : key;
     const field = path ? `${path}.${name}` : name;
+    // `_Proto__` becomes `__proto__` in snake_case
+    if (FORBIDDEN_KEYS.has(name)) throw badRequest(field, "this key is not allowed");
     if (Object.hasOwn(out, name) || (name !== key && Object.hasOwn(value, name))) {
       throw badRequest(field, "given in both snake_case and lowerCamelCase");
     }

@@ -1,13 +1,15 @@
 import type { Context } from "hono";
 import { resolveClientIp, type CacheMode, type ParsedIp, type Runtime } from "@talos/core";
 import type { Logger } from "./logger.js";
-import type { RequestObserver } from "./app.js";
+import type { RequestObserver } from "./respond.js";
 
 /** Derived-token surface (JWT/macaroon minting and the JWKS); null until configured. */
 export interface TokenService {
   derive(input: DeriveInput, clientIp: ParsedIp | null): Promise<DeriveOutput>;
-  /** public JWK set; throws TalosError internal_server_error when no asymmetric key is configured */
+  /** public JWK set; throws a ConfigurationError (500 naming the setting) when no asymmetric key is configured */
   jwks(): { keys: Record<string, unknown>[] };
+  /** why JWTs cannot be signed and which setting fixes it (the readiness detail); null when they can */
+  readonly signerAdvice?: string | null;
 }
 
 export interface DeriveInput {

@@ -1,4 +1,4 @@
-import { INTERNAL_MESSAGE, type ErrorId, type TalosError } from "@talos/core";
+import { INTERNAL_MESSAGE, type ErrorId } from "@talos/core";
 
 /** The one exhaustive map from error id to HTTP status and canonical status name (SPEC.md §12.2). */
 export const ERROR_STATUS: Record<ErrorId, readonly [number, string]> = {
@@ -38,12 +38,13 @@ export interface ErrorEnvelopeBody {
   };
 }
 
-export function envelope(id: ErrorId, message: string, metadata: Record<string, string> = {}): ErrorEnvelopeBody {
+/** `exposeMessage`: a 500's message is replaced by INTERNAL_MESSAGE unless it names a setting to fix. */
+export function envelope(id: ErrorId, message: string, metadata: Record<string, string> = {}, exposeMessage = false): ErrorEnvelopeBody {
   const [code, status] = ERROR_STATUS[id];
   return {
     error: {
       code,
-      message: code === 500 ? INTERNAL_MESSAGE : message,
+      message: code === 500 && !exposeMessage ? INTERNAL_MESSAGE : message,
       status,
       details: [
         {
@@ -55,11 +56,4 @@ export function envelope(id: ErrorId, message: string, metadata: Record<string, 
       ],
     },
   };
-}
-
-export function errorResponse(err: TalosError, headers?: Record<string, string>): Response {
-  const body = envelope(err.id, err.message, err.metadata);
-  const h = new Headers(headers);
-  h.set("Content-Type", "application/json");
-  return new Response(JSON.stringify(body), { status: body.error.code, headers: h });
 }

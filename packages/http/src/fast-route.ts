@@ -1,17 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
-import { MAX_BODY_BYTES, SECURITY_HEADERS, requestIdFor, toTalosError } from "./app.js";
-import { parseJsonObject } from "./body.js";
-import { envelope } from "./errors.js";
+import { MAX_BODY_BYTES, decodeBody, parseJsonObject } from "./body.js";
 import type { AppDeps, RequestView } from "./deps.js";
-
-/** A handler's answer before it becomes a Response or is written to a socket. */
-export interface PlainResponse {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+import { describeError, errorPlain, requestIdFor, writeFallback, writePlain, type PlainResponse } from "./respond.js";
 
 /**
  * A POST route served straight from node:http, ahead of Hono: verification is every customer
@@ -44,11 +36,12 @@ export function createRequestListener(
     if (!route || length === undefined || req.headers["transfer-encoding"] !== undefined || !(Number(length) <= MAX_BODY_BYTES)) {
       return viaHono(req, res);
     }
-    serve(deps, route, req, res).catch((err: unknown) => {
+    const view = new NodeRequestView(req);
+    const requestId = requestIdFor(view.header("x-request-id"));
+    serve(deps, route, req, res, view, requestId).catch((err: unknown) => {
       // a bug past the error mapping (writing the head, the request log): never an unhandled rejection
-      deps.logger.error({ err: { type: err instanceof Error ? err.constructor.name : typeof err } }, "fast route failed");
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify(envelope("internal_server_error", "")));
-      else if (!res.writableEnded) res.destroy();
+      deps.logger.error({ err: describeError(err), request_id: requestId }, "fast route failed");
+      writeFallback(res, requestId);
     });
   };
 }
@@ -66,16 +59,30 @@ class NodeRequestView implements RequestView {
   }
 }
 
-async function serve(deps: AppDeps, route: FastRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(
+  deps: AppDeps,
+  route: FastRoute,
+  req: IncomingMessage,
+  res: ServerResponse,
+  view: RequestView,
+  requestId: string,
+): Promise<void> {
   const started = performance.now();
-  const view = new NodeRequestView(req);
-  const requestId = requestIdFor(view.header("x-request-id"));
   const observe = (status: number, bytesIn: number, bytesOut: number) =>
-    deps.observeRequest?.({ method: "POST", route: route.path, path: route.path, status, durationMs: performance.now() - started, requestId, bytesIn, bytesOut });
+    deps.observeRequest?.({
+      method: "POST",
+      route: route.path,
+      path: route.path,
+      status,
+      durationMs: performance.now() - started,
+      requestId,
+      bytesIn,
+      bytesOut,
+    });
   deps.inFlight?.inc();
   let out: PlainResponse;
   try {
-    out = await route.handle(parseJsonObject(await readText(req)), view);
+    out = await route.handle(parseJsonObject(decodeBody(await readBytes(req))), view);
   } catch (err) {
     if (err instanceof ClientClosed) {
       // nothing to answer: the client left before its body arrived (SPEC.md §12.2: logged only)
@@ -83,33 +90,19 @@ async function serve(deps: AppDeps, route: FastRoute, req: IncomingMessage, res:
       observe(499, 0, 0);
       return;
     }
-    const e = toTalosError(err, deps.logger, requestId);
-    const body = envelope(e.id, e.message, e.metadata);
-    out = { status: body.error.code, body };
+    out = errorPlain(err, deps.logger, requestId);
   }
   deps.inFlight?.dec();
-  const text = JSON.stringify(out.body);
-  const bytesOut = Buffer.byteLength(text);
-  const head = ["content-type", "application/json", "x-request-id", requestId];
-  for (const [k, v] of SECURITY_HEADERS) head.push(k, v);
-  if (out.headers) for (const k in out.headers) head.push(k, out.headers[k]!);
-  head.push("content-length", String(bytesOut));
-  if (!res.destroyed) {
-    res.writeHead(out.status, head);
-    res.end(text);
-  }
+  const bytesOut = writePlain(res, requestId, out);
   observe(out.status, Number(req.headers["content-length"]), bytesOut);
 }
 
-/** The body as UTF-8 text without its byte-order mark, as @hono/node-server decodes a Content-Length body. */
-function readText(req: IncomingMessage): Promise<string> {
+/** The body's bytes, as @hono/node-server reads a Content-Length body. */
+function readBytes(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.once("end", () => {
-      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8");
-      resolve(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     req.once("error", () => reject(new ClientClosed()));
     req.once("close", () => {
       if (!req.complete) reject(new ClientClosed());

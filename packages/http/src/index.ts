@@ -15,3 +15,4 @@ export * from "./openapi.js";
 export * from "./metrics.js";
 export * from "./log-path.js";
 export * from "./fast-route.js";
+export * from "./respond.js";

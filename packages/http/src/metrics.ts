@@ -1,7 +1,7 @@
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from "./series-metrics.js";
 import type { AuditEvent, RuntimeObservers, StoreStats, Verification } from "@talos/core";
-import type { RequestObserver } from "./app.js";
+import type { RequestObserver } from "./respond.js";
 import type { RouteDef } from "./router.js";
 
 const VERIFY_RESULT = ["valid", "invalid_format", "expired", "revoked", "not_found", "signature_invalid", "internal", "ip_not_allowed", "rate_limited"];
@@ -26,6 +26,13 @@ export function createMetrics() {
   const revoked = new Counter({ name: "talos_api_keys_revoked_total", help: "Keys revoked", labelNames: ["kind", "reason"], registers: r });
   const deleted = new Counter({ name: "talos_api_keys_deleted_total", help: "Imported keys deleted", registers: r });
   const derived = new Counter({ name: "talos_tokens_derived_total", help: "Derived tokens minted", labelNames: ["algorithm"], registers: r });
+  const signingKeyMissing = new Counter({
+    name: "talos_signing_key_missing_total",
+    help: "Derive and JWKS requests answered 500 because no JWT signing key is configured",
+    labelNames: ["operation"],
+    registers: r,
+  });
+  for (const operation of ["derive", "jwks"]) signingKeyMissing.inc({ operation }, 0);
   const dbErrors = new Counter({ name: "talos_database_errors_total", help: "Requests that failed on the database", labelNames: ["kind"], registers: r });
 
   // Series resolved once per (method, route[, status]): prom-client validates and hashes labels on
@@ -84,6 +91,7 @@ export function createMetrics() {
     },
     limiter: (decision, backend) => rateDecisions.inc({ decision, backend }),
     invalidation: (source, outcome) => invalidations.inc({ source, outcome }),
+    signingKeyMissing: (operation) => signingKeyMissing.inc({ operation }),
   };
 
   const route: RouteDef = {

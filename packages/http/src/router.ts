@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ZodType } from "zod";
 import { TalosError } from "@talos/core";
-import { errorResponse } from "./errors.js";
+import { errorResponse } from "./respond.js";
 
 export type Method = "GET" | "POST" | "PATCH" | "DELETE";
 

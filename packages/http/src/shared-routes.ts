@@ -1,7 +1,6 @@
-import { TalosError } from "@talos/core";
+import { ConfigurationError, NO_SIGNING_KEYS, TalosError } from "@talos/core";
 import type { AppDeps } from "./deps.js";
-import { json } from "./body.js";
-import { envelope, errorResponse } from "./errors.js";
+import { errorResponse, json } from "./respond.js";
 import type { RouteDef } from "./router.js";
 import { ErrorEnvelope, JsonWebKeySet, Status, Version } from "./schemas/responses.js";
 
@@ -16,8 +15,11 @@ export async function readinessProblem(deps: Pick<AppDeps, "ready" | "draining">
   }
 }
 
+/** What the health routes read; `tokens` is absent on a cluster primary (it holds no signing keys). */
+export type HealthDeps = Pick<AppDeps, "ready" | "draining"> & { tokens?: Pick<NonNullable<AppDeps["tokens"]>, "signerAdvice"> | null };
+
 /** /health/alive, /health/ready (SPEC.md §16). Also served on the metrics listener. */
-export function healthRoutes(deps: Pick<AppDeps, "ready" | "draining">): RouteDef[] {
+export function healthRoutes(deps: HealthDeps): RouteDef[] {
   return [
     {
       method: "GET",
@@ -35,7 +37,10 @@ export function healthRoutes(deps: Pick<AppDeps, "ready" | "draining">): RouteDe
       responses: { 200: { description: "Ready", schema: Status }, 503: { description: "Not ready", schema: ErrorEnvelope } },
       handler: async () => {
         const problem = await readinessProblem(deps);
-        return problem === null ? json(200, { status: "ok" }) : errorResponse(new TalosError("service_unavailable", problem));
+        if (problem !== null) return errorResponse(new TalosError("service_unavailable", problem));
+        // a missing signing key fails only derive and JWKS: reported, but still ready
+        const detail = deps.tokens?.signerAdvice;
+        return json(200, detail ? { status: "ok", detail } : { status: "ok" });
       },
     },
   ];
@@ -62,19 +67,9 @@ export function jwksRoute(deps: AppDeps): RouteDef {
     tags: ["ApiKeys"],
     responses: { 200: { description: "JWK Set", schema: JsonWebKeySet }, 500: { description: "No signing key", schema: ErrorEnvelope } },
     handler: () => {
-      let set: { keys: Record<string, unknown>[] } | null = null;
-      try {
-        set = deps.tokens?.jwks() ?? null;
-      } catch (e) {
-        if (!(e instanceof TalosError && e.id === "internal_server_error")) throw e;
-      }
-      if (!set || set.keys.length === 0) {
-        // SPEC.md §10.4 quotes this message; it names no cause, unlike the internal errors §12.1 hides.
-        const body = envelope("internal_server_error", "");
-        body.error.message = "no active signing keys found";
-        return json(500, body);
-      }
-      return json(200, set, { "Cache-Control": "public, max-age=300" });
+      // the token service throws a ConfigurationError naming the setting when it has no key
+      if (!deps.tokens) throw new ConfigurationError(NO_SIGNING_KEYS);
+      return json(200, deps.tokens.jwks(), { "Cache-Control": "public, max-age=300" });
     },
   };
 }

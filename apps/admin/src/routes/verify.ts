@@ -1,4 +1,4 @@
-import { TalosError, badRequest, revokeKey, type ParsedIp, type VerifyOptions } from "@talos/core";
+import { ConfigurationError, NO_SIGNING_KEYS, TalosError, badRequest, revokeKey, type ParsedIp, type VerifyOptions } from "@talos/core";
 import {
   BatchVerifyApiKeysRequest,
   BatchVerifyApiKeysResponse,
@@ -113,7 +113,7 @@ export function verifyRoutes(deps: AppDeps): RouteDef[] {
       handler: async (c) => {
         const b = await readBody(c, DeriveTokenRequest);
         if (!b.credential) throw credentialRequired();
-        if (!deps.tokens) throw new TalosError("internal_server_error", "no active signing keys found");
+        if (!deps.tokens) throw new ConfigurationError(NO_SIGNING_KEYS);
         const t = await deps.tokens.derive(
           { credential: b.credential, algorithm: b.algorithm ?? 0, ttlMs: b.ttl, scopes: b.scopes, customClaims: b.custom_claims },
           clientIp(deps, c),

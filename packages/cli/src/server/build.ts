@@ -134,7 +134,7 @@ export async function buildServer(
     runtime,
     logger,
     version: VERSION,
-    tokens: createTokenService({ ctx: runtime.ctx, verifier: runtime.verifier, keys }),
+    tokens: createTokenService({ ctx: runtime.ctx, verifier: runtime.verifier, keys, onSignerMissing: opts.observers?.signingKeyMissing }),
     draining: () => draining,
     async ready() {
       await store.ping(2000);

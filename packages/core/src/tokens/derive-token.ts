@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config/types.js";
 import { formatDurationMs } from "../duration.js";
-import { TalosError, badRequest } from "../errors.js";
+import { ConfigurationError, TalosError, badRequest } from "../errors.js";
 import { macaroonRootKey } from "../keys/derived-key-ids.js";
 import { ipInCidrs, compileCidrs, type ParsedIp } from "../net/cidr.js";
 import type { ServiceContext } from "../services/context.js";
@@ -10,7 +10,7 @@ import type { Verifier } from "../verify/verifier.js";
 import { buildClaims, checkCustomClaims, effectiveScopes } from "./claims.js";
 import { signJwt } from "./jwt.js";
 import { encodeMacaroonToken, mintMacaroon } from "./macaroon.js";
-import type { SigningKeySet } from "./signing-keys.js";
+import { NO_SIGNING_KEYS, signerAdvice, type SigningKeySet } from "./signing-keys.js";
 
 export const TokenAlgorithm = { UNSPECIFIED: 0, JWT: 1, MACAROON: 2 } as const;
 
@@ -52,10 +52,7 @@ export async function mintToken(config: Config, keys: SigningKeySet, algorithm: 
     });
     return encodeMacaroonToken(config.credentials.derived_tokens.macaroon.prefix.current, m);
   }
-  if (!keys.signer) {
-    const message = keys.signingKeyId ? `signing key "${keys.signingKeyId}" not found` : "no active signing keys found";
-    throw new TalosError("internal_server_error", message, { signing_key_id: keys.signingKeyId });
-  }
+  if (!keys.signer) throw new ConfigurationError(signerAdvice(keys) ?? NO_SIGNING_KEYS, { signing_key_id: keys.signingKeyId });
   return signJwt(claims, keys.signer);
 }
 

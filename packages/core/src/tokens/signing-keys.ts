@@ -212,3 +212,16 @@ async function signingKeysFromDocuments(sources: { label: string; doc: unknown }
   }
   return { keys, signer, signerProblem, signingKeyId, jwks: { keys: keys.map((k) => k.publicJwk) }, byKid, warnings };
 }
+
+const URLS = "credentials.derived_tokens.jwt.signing_keys.urls";
+
+/** Why a JWT cannot be signed, with the setting that fixes it; null when a signer is configured. */
+export function signerAdvice(keys: Pick<SigningKeySet, "signerProblem" | "signingKeyId">): string | null {
+  if (!keys.signerProblem) return null;
+  return keys.signingKeyId
+    ? `${keys.signerProblem}: set credentials.derived_tokens.jwt.signing_key_id to the kid of a private key in ${URLS}`
+    : `${keys.signerProblem}: set ${URLS} to a JWKS holding a private Ed25519 or RSA key`;
+}
+
+/** The JWKS route's answer when no asymmetric key is configured (SPEC.md §10.4 quotes its start). */
+export const NO_SIGNING_KEYS = `no active signing keys found: set ${URLS} to a JWKS holding an Ed25519 or RSA key`;

@@ -1,22 +1,33 @@
-import { TalosError } from "../errors.js";
+import { ConfigurationError } from "../errors.js";
 import type { ParsedIp } from "../net/cidr.js";
 import { deriveToken, type DeriveDeps, type DeriveTokenInput, type DerivedToken } from "./derive-token.js";
-import type { PublicJwk } from "./signing-keys.js";
+import { NO_SIGNING_KEYS, signerAdvice, type PublicJwk } from "./signing-keys.js";
 
 /** What the transports need for derived tokens: the derive verb and the public key set. */
 export interface DerivedTokenService {
   derive(input: DeriveTokenInput, clientIp: ParsedIp | null): Promise<DerivedToken>;
-  /** throws internal_server_error when no asymmetric key is configured (SPEC.md §10.4) */
+  /** throws ConfigurationError (a 500 naming the setting) when no asymmetric key is configured (SPEC.md §10.4) */
   jwks(): { keys: PublicJwk[] };
+  /** why JWTs cannot be signed and which setting fixes it (readiness detail); null when they can */
+  readonly signerAdvice: string | null;
 }
 
-export function createTokenService(deps: DeriveDeps): DerivedTokenService {
+/** `onSignerMissing`: told of every request answered 500 for want of a signing key (a metric). */
+export function createTokenService(deps: DeriveDeps & { onSignerMissing?: (operation: "derive" | "jwks") => void }): DerivedTokenService {
   const jwks = deps.keys.jwks;
   return {
-    derive: (input, clientIp) => deriveToken(deps, input, clientIp),
+    derive: (input, clientIp) =>
+      deriveToken(deps, input, clientIp).catch((e: unknown) => {
+        if (e instanceof ConfigurationError) deps.onSignerMissing?.("derive");
+        throw e;
+      }),
     jwks() {
-      if (jwks.keys.length === 0) throw new TalosError("internal_server_error", "no active signing keys found");
+      if (jwks.keys.length === 0) {
+        deps.onSignerMissing?.("jwks");
+        throw new ConfigurationError(NO_SIGNING_KEYS);
+      }
       return jwks;
     },
+    signerAdvice: signerAdvice(deps.keys),
   };
 }

@@ -84,7 +84,12 @@ export const Token = z
 export const DeriveTokenResponse = z.object({ token: Token }).meta({ id: "DeriveTokenResponse" });
 export const SelfRevokeApiKeyResponse = z.object({}).meta({ id: "SelfRevokeApiKeyResponse" });
 export const JsonWebKeySet = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).meta({ id: "JsonWebKeySet" });
-export const Status = z.object({ status: z.string() }).meta({ id: "HealthStatus" });
+export const Status = z
+  .object({
+    status: z.string(),
+    detail: z.string().optional().describe("/health/ready: a configuration problem that does not stop serving (a missing JWT signing key)"),
+  })
+  .meta({ id: "HealthStatus" });
 export const Version = z.object({ version: z.string() }).meta({ id: "Version" });
 
 export const ErrorEnvelope = z
