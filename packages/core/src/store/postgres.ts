@@ -3,6 +3,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { assertChannel, ping, safeCall, type OpenStoreOptions } from "./common.js";
+import { containDriverFaults } from "./driver-guard.js";
 import { redactDsn, splitPoolMax } from "./dsn.js";
 import { wrapDbError } from "./errors.js";
 import { ensureMigrationsTable, logApplied, migrationStatus, MIGRATION_LOCK } from "./migrations.js";
@@ -33,6 +34,10 @@ export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions
   const db = drizzlePostgres({ client });
   let closed: Promise<void> | undefined;
   const stats: StoreStats = { poolMax: client.options.max, inFlight: 0, errors: 0 };
+  const releaseGuard = containDriverFaults((frame, name) => {
+    stats.errors++;
+    log(`postgres driver fault contained: ${name} at ${frame}`);
+  });
 
   return {
     driver: "postgres",
@@ -86,6 +91,6 @@ export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions
         throw wrapDbError(e);
       }
     },
-    close: () => (closed ??= client.end({ timeout: 5 }).catch(() => {})),
+    close: () => (closed ??= client.end({ timeout: 5 }).catch(() => {}).finally(releaseGuard)),
   };
 }
