@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -10,8 +11,20 @@ import { pathToFileURL } from "node:url";
  * lies in the driver's source directory is contained and logged (name and frame, never its message,
  * which may hold query values); anything else keeps Node's default: it is fatal.
  */
-export const DRIVER_DIR = path.dirname(createRequire(import.meta.url).resolve("postgres"));
+export const DRIVER_DIR = packageRoot(createRequire(import.meta.url).resolve("postgres"));
 const DRIVER_URL = pathToFileURL(DRIVER_DIR).href;
+
+/** The driver's package directory (its entry point may sit in src/ or cjs/src/, depending on the version). */
+function packageRoot(entry: string): string {
+  for (let dir = path.dirname(entry); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown }).name === "postgres") return dir;
+    } catch {
+      // no package.json here: keep climbing
+    }
+  }
+  return path.dirname(entry);
+}
 
 /** The innermost `at …` frame of an error thrown by postgres.js code, or null. */
 export function driverFrame(e: unknown): string | null {
@@ -24,13 +37,22 @@ export function driverFrame(e: unknown): string | null {
   return `postgres/${loc ?? "?"}`;
 }
 
-type Sink = (frame: string, name: string) => void;
+/** What a contained fault may log: the error's name, code (an identifier) and innermost frame; never its message. */
+export interface DriverFault {
+  name: string;
+  code: string | undefined;
+  frame: string;
+  origin: NodeJS.UncaughtExceptionOrigin;
+}
+type Sink = (fault: DriverFault) => void;
 const sinks = new Set<Sink>();
 
-function onUncaught(err: unknown): void {
+function onUncaught(err: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
   const frame = driverFrame(err);
   if (frame !== null) {
-    for (const sink of sinks) sink(frame, (err as Error).name);
+    const code = (err as { code?: unknown }).code;
+    const fault = { name: (err as Error).name, code: typeof code === "string" && /^[A-Z0-9_]{1,40}$/.test(code) ? code : undefined, frame, origin };
+    for (const sink of sinks) sink(fault);
     return;
   }
   // Not the driver's: another listener (a test runner) handles it, or we restore Node's default

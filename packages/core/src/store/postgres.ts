@@ -34,9 +34,9 @@ export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions
   const db = drizzlePostgres({ client });
   let closed: Promise<void> | undefined;
   const stats: StoreStats = { poolMax: client.options.max, inFlight: 0, errors: 0 };
-  const releaseGuard = containDriverFaults((frame, name) => {
+  const releaseGuard = containDriverFaults((f) => {
     stats.errors++;
-    log(`postgres driver fault contained: ${name} at ${frame}`);
+    log(`postgres driver fault contained (${f.origin}): ${f.name}${f.code ? ` ${f.code}` : ""} at ${f.frame}`);
   });
 
   return {
