@@ -142,7 +142,7 @@ describe.skipIf(!TEST_DSN || !PG_BIN)("PostgreSQL server restarted under load (p
       const down = performance.now();
       await pg.stop();
       expect(await ready.waitFor(503, down, 10_000), "not ready while the server is down").not.toBeNull();
-      await sleep(1_000);
+      await sleep(2_000); // long enough for the driver's reconnect backoff to grow
       await pg.start();
       const up = performance.now();
       const back = await ready.waitFor(200, up, 2_000);

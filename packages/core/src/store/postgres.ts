@@ -14,6 +14,13 @@ import type { Store, StoreStats } from "./types.js";
 const DEFAULT_POOL_MAX = 10;
 const CONNECT_TIMEOUT_S = 10;
 
+/**
+ * Seconds before the next connection attempt after `retries` failures: the driver's default grows
+ * to 20 s, so a server back after a few seconds' outage stayed unused (and /health/ready 503) for
+ * as long again; capped at 1 s (with jitter) we are serving again within about a second.
+ */
+export const reconnectBackoff = (retries: number): number => Math.min(3 ** retries / 100, 1) * (0.5 + Math.random() / 2);
+
 /** A postgres.js pool behind the Store interface; connects lazily, so opening never fails on a down server. */
 export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions, log: (m: string) => void): Store {
   const { url, poolMax } = splitPoolMax(dsn);
@@ -26,6 +33,7 @@ export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions
       onnotice: () => {},
       connect_timeout: CONNECT_TIMEOUT_S,
       connection,
+      backoff: reconnectBackoff,
     });
   } catch {
     // the URL parser's message repeats the whole DSN, password included
