@@ -535,6 +535,30 @@ describe.each(testDatabases())("batch import on $name", (db) => {
       expect(single.body).toEqual(res.body.results[1].imported_api_key);
     });
 
+    /** Sends `calls` identical batches at once; every answer must be the sequential replay's (issue 12 defect 2). */
+    async function concurrentReplays(items: number, calls: number): Promise<void> {
+      const who = actor("race");
+      const requests = Array.from({ length: items }, (_, i) => ({ raw_key: newRaw(), name: `race-${i}`, actor_id: who, request_id: randomUUID() }));
+      const answers = await Promise.all(Array.from({ length: calls }, () => batch(s, requests)));
+      for (const res of answers) expect([res.status, res.text.slice(0, 300)]).toEqual([200, expect.any(String)]);
+      const stored = await listAll(s, `actor_id="${who}"`);
+      expect(stored).toHaveLength(items);
+      // a sequential replay afterwards is the reference answer: every concurrent one must equal it
+      const replay = await batch(s, requests);
+      expect(replay.status).toBe(200);
+      expect(replay.body.results.map((r: { error_code: string }) => r.error_code)).toEqual(requests.map(() => E.OK));
+      for (const res of answers) expect(res.body.results).toEqual(replay.body.results);
+      expect(replay.body.results.map((r: { imported_api_key: { key_id: string } }) => r.imported_api_key.key_id)).toEqual(requests.map((r) => keyIdOf(r.raw_key)));
+    }
+
+    it("concurrent identical batches with request_ids answer like sequential replays: 200 items × 10 calls", async () => {
+      await concurrentReplays(200, 10);
+    });
+
+    it("concurrent identical batches with request_ids answer like sequential replays: 1 item × 2 calls, 10 trials", async () => {
+      for (let trial = 0; trial < 10; trial++) await concurrentReplays(1, 2);
+    });
+
     it("a storage failure fails only the items being inserted (INTERNAL); other results stand; nothing half-stored", async () => {
       const who = actor("fault");
       const rid = randomUUID();

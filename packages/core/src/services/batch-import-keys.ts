@@ -1,5 +1,6 @@
 import { TalosError } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
+import type { Repo } from "../store/types.js";
 import type { KeyRecord } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { newRecord, requestFingerprint } from "./common.js";
@@ -60,7 +61,9 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
   await ctx.store.transaction(async (repo) => {
     const requestIds = [...new Set(candidates.flatMap((c) => (c.record.requestId ? [c.record.requestId] : [])))];
     const byRequestId = new Map((requestIds.length ? await repo.getKeysByRequestIds(ctx.nid, "imported", requestIds) : []).map((r) => [r.requestId!, r]));
-    const existing = new Set(candidates.length ? (await repo.getKeys(ctx.nid, candidates.map((c) => c.record.keyId))).map((r) => r.keyId) : []);
+    const existing = new Map((candidates.length ? await repo.getKeys(ctx.nid, candidates.map((c) => c.record.keyId)) : []).map((r) => [r.keyId, r]));
+    // a concurrent call with this request_id may have committed between the two lookups above
+    for (const r of existing.values()) if (r.kind === "imported" && r.requestId && !byRequestId.has(r.requestId)) byRequestId.set(r.requestId, r);
     const max = ctx.config.quota.api_keys_max;
     let room = max === null ? Infinity : max - (await repo.countLiveKeys(ctx.nid));
 
@@ -97,13 +100,17 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
       toInsert.push(c);
     }
     let inserted: Set<string>;
+    let insertFailed = false;
     try {
       inserted = toInsert.length ? await repo.insertKeys(toInsert.map((c) => c.record)) : new Set();
     } catch {
       inserted = new Set();
+      insertFailed = true;
       for (const c of toInsert) fail(c.i, BatchError.INTERNAL, "An internal server error occurred.");
     }
+    if (!insertFailed) await settleLostRaces(ctx, repo, toInsert.filter((c) => !inserted.has(c.record.keyId)), results, fail);
     for (const c of toInsert) {
+      if (results[c.i]!.record) continue; // a concurrent replay's winner, settled above
       if (!inserted.has(c.record.keyId)) {
         if (results[c.i]!.errorCode === BatchError.NONE) fail(c.i, BatchError.ALREADY_EXISTS, "key already imported (duplicate detected)");
         continue;
@@ -124,4 +131,28 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
     ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId: rec.keyId, actorId: rec.actorId, operation: "batch_import" });
   }
   return { results, successCount, failureCount: results.length - successCount };
+}
+
+/**
+ * Items whose insert hit an existing row: when a concurrent call with the same request_id won the
+ * race (its row was not visible to our first lookup), this is a replay and answers as one. The
+ * insert waited for that transaction, so this read (a new statement) sees the committed row.
+ */
+async function settleLostRaces(
+  ctx: ServiceContext,
+  repo: Repo,
+  lost: { i: number; record: KeyRecord }[],
+  results: BatchItemResult[],
+  fail: (i: number, code: number, message: string) => void,
+): Promise<void> {
+  const withRid = lost.filter((c) => c.record.requestId);
+  if (withRid.length === 0) return;
+  const stored = await repo.getKeysByRequestIds(ctx.nid, "imported", withRid.map((c) => c.record.requestId!));
+  const byRid = new Map(stored.map((r) => [r.requestId!, r]));
+  for (const c of withRid) {
+    const winner = byRid.get(c.record.requestId!);
+    if (!winner) continue; // lost on key_id to a key without this request_id: a plain duplicate
+    if (winner.requestFingerprint !== c.record.requestFingerprint) fail(c.i, BatchError.ALREADY_EXISTS, "request_id was already used with different parameters");
+    else results[c.i]!.record = winner;
+  }
 }

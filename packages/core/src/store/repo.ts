@@ -74,7 +74,7 @@ export function rowsOf(res: unknown): Record<string, unknown>[] {
 }
 
 export interface RepoOptions {
-  /** Runs before every call; throwing rejects the call (open.ts uses it to catch the pool repo used inside a transaction). */
+  /** Runs before every call; throwing rejects the call (transaction.ts uses it to catch the pool repo used inside a transaction). */
   beforeCall?: () => void;
   /** counters updated around every call (metrics) */
   stats?: StoreStats;
