@@ -9,6 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
-    reporters: ["default"],
+    // under CI=true, any skipped test or `!!! SKIPPED` line fails the run (test/support/no-skips-reporter.ts)
+    reporters: ["default", "./test/support/no-skips-reporter.ts"],
   },
 });
