@@ -7,8 +7,10 @@ export default defineConfig({
   test: {
     include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // generous: a beforeAll that starts a server and migrates can take over a minute on a busy 2-core machine
+    hookTimeout: 180_000,
     pool: "forks",
-    reporters: ["default"],
+    // under CI=true, any skipped test or `!!! SKIPPED` line fails the run (test/support/no-skips-reporter.ts)
+    reporters: ["default", "./test/support/no-skips-reporter.ts"],
   },
 });

@@ -121,15 +121,29 @@ describe("talos keys (client commands)", { timeout: E2E_TIMEOUT_MS }, () => {
     expect(table.stdout).toMatch(/^secret:\s+ory_ak_v1_\w+$/m);
   });
 
-  it("issue --request-id replays the same key without showing the secret again", async () => {
+  it("issue --request-id replays the same key without showing the secret again: exit 1 unless --allow-replay", async () => {
     const actor = uniq("idem");
     const rid = randomUUID();
     const first = await okJson(["keys", "issue", "once", "--actor", actor, "--request-id", rid]);
+    const keyId = first.issued_api_key.key_id as string;
+    // SECRET=$(talos keys issue … -q) must not carry on with an empty secret
     const replay = await talos(["keys", "issue", "once", "--actor", actor, "--request-id", rid, "-q"]);
-    expect(replay.code).toBe(0);
+    expect(replay.code).toBe(1);
     expect(replay.stdout).toBe("");
-    expect(replay.stderr).toMatch(/already used/);
-    expect(replay.stderr).not.toContain(first.secret);
+    expect(replay.stderr).toBe(
+      `error: --request-id ${rid} was already used: the server answered with the key issued then (${keyId}), whose secret is shown only once; pass --allow-replay to accept that\n`,
+    );
+    const [quiet, json] = await Promise.all([
+      talos(["keys", "issue", "once", "--actor", actor, "--request-id", rid, "--allow-replay", "-q"]),
+      talos(["keys", "issue", "once", "--actor", actor, "--request-id", rid, "--allow-replay", "--format", "json"]),
+    ]);
+    for (const r of [quiet, json]) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe(`note: --request-id ${rid} was already used: the server answered with the key issued then (${keyId}), whose secret is shown only once\n`);
+    }
+    expect(quiet.stdout).toBe("");
+    expect(JSON.parse(json.stdout)).toMatchObject({ secret: "", issued_api_key: { key_id: keyId, name: "once", actor_id: actor } });
+    for (const r of [replay, quiet, json]) expect(r.stdout + r.stderr).not.toContain(first.secret);
   });
 
   it("issued get and list: yaml parses, filters, paging by hand and with --all", async () => {

@@ -112,11 +112,9 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeou
   }
 }
 
-describe("PostgreSQL outage", () => {
-  if (!TEST_DSN) {
-    warnSkip("PostgreSQL outage test");
-    return;
-  }
+if (!TEST_DSN) warnSkip("PostgreSQL outage test");
+
+describe.skipIf(!TEST_DSN)("PostgreSQL outage", () => {
   let outage: Outage | undefined;
   let s: TestServer | undefined;
 

@@ -98,7 +98,9 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 
 describe.each(testDatabases())("imported keys on $name", (db) => {
   const shared = db.name === "postgres";
   let offset = 0;
-  const clock = () => Date.now() + offset;
+  /** when set, the servers' clock stands still at this instant (rate limits, exact boundaries) */
+  let frozenAt: number | null = null;
+  const clock = () => frozenAt ?? Date.now() + offset;
   let s: TestServer; // admin-mode on PostgreSQL (public server separate), all-in-one on the embedded database
   let pub: TestServer | null = null; // public-mode process sharing the PostgreSQL database
   const rawKeys = new Set<string>();
@@ -933,13 +935,14 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
       } finally {
         offset -= HOUR + 1000;
       }
-      // exactly at expire_time it is expired already (expire_time ≤ now)
-      const at = ms(e.key.expire_time) - Date.now();
-      offset += at;
+      // exactly at expire_time it is expired already (expire_time ≤ now); a millisecond before, it is not
       try {
+        frozenAt = ms(e.key.expire_time);
         expect((await verify(e.raw, { "Cache-Control": "no-store" })).body.error_code).toBe("VERIFICATION_ERROR_EXPIRED");
+        frozenAt = ms(e.key.expire_time) - 1;
+        expect((await verify(e.raw, { "Cache-Control": "no-store" })).body.is_valid).toBe(true);
       } finally {
-        offset -= at;
+        frozenAt = null;
       }
       expect((await verify(e.raw)).body.is_valid).toBe(true);
     });
@@ -1008,25 +1011,37 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
 
     it("rate limit applies to imported keys (GCRA, headers, RATE_LIMITED fields)", async () => {
       const { raw, keyId } = await imp({ rate_limit_policy: { quota: 2, window: "60s" } });
-      const a = await verify(raw);
-      expect(a.body).toMatchObject({ is_valid: true, rate_limit_remaining: "1", rate_limit_policy: { quota: "2", window: "60s", unit: "" } });
-      expect(a.headers.get("ratelimit-policy")).toBe('"default";q=2;w=60');
-      expect(a.headers.get("ratelimit")).toMatch(/^"default";r=1;t=\d+$/);
-      expect(a.headers.get("cache-control")).toBe("no-store");
-      const b = await verify(raw);
-      expect(b.body.rate_limit_remaining).toBe("0");
-      const c = await verify(raw);
-      expect(c.body).toMatchObject({
-        is_valid: false,
-        key_id: keyId,
-        error_code: "VERIFICATION_ERROR_RATE_LIMITED",
-        error_message: "rate limit exceeded",
-        rate_limit_policy: { quota: "2", window: "60s", unit: "" },
-        rate_limit_remaining: "0",
-      });
-      expect(c.body.rate_limit_reset_time).not.toBeNull();
-      expect(Number(c.headers.get("retry-after"))).toBeGreaterThanOrEqual(25); // T = 30 s minus the time the three requests took
-      expect(Number(c.headers.get("retry-after"))).toBeLessThanOrEqual(30);
+      const now = (Math.floor(clock() / 1000) + 1) * 1000; // a whole second, after the key's create_time
+      frozenAt = now; // T = 30 s; the three requests happen at the same instant
+      try {
+        const a = await verify(raw);
+        expect(a.body).toMatchObject({ is_valid: true, rate_limit_remaining: "1", rate_limit_policy: { quota: "2", window: "60s", unit: "" } });
+        expect(ms(a.body.rate_limit_reset_time)).toBe(now + 30_000);
+        expect(a.headers.get("ratelimit-policy")).toBe('"default";q=2;w=60');
+        expect(a.headers.get("ratelimit")).toBe('"default";r=1;t=30');
+        expect(a.headers.get("cache-control")).toBe("no-store");
+        const b = await verify(raw);
+        expect(b.body.rate_limit_remaining).toBe("0");
+        expect(b.headers.get("ratelimit")).toBe('"default";r=0;t=60');
+        const c = await verify(raw);
+        expect(c.body).toMatchObject({
+          is_valid: false,
+          key_id: keyId,
+          error_code: "VERIFICATION_ERROR_RATE_LIMITED",
+          error_message: "rate limit exceeded",
+          rate_limit_policy: { quota: "2", window: "60s", unit: "" },
+          rate_limit_remaining: "0",
+        });
+        expect(ms(c.body.rate_limit_reset_time)).toBe(now + 60_000);
+        expect(c.headers.get("retry-after")).toBe("30");
+        expect(c.headers.get("ratelimit")).toBe('"default";r=0;t=60');
+        frozenAt = now + 29_999;
+        expect((await verify(raw)).headers.get("retry-after")).toBe("1");
+        frozenAt = now + 30_000; // one emission interval later, one request is admitted again
+        expect((await verify(raw)).body).toMatchObject({ is_valid: true, rate_limit_remaining: "0" });
+      } finally {
+        frozenAt = null;
+      }
     });
 
     it("request shape errors are 400: missing or empty credential → credential_required, > 8192 chars → bad_request", async () => {
@@ -1322,7 +1337,7 @@ describe("logging", () => {
       } finally {
         (built.store as { transaction: typeof origTx }).transaction = origTx;
       }
-      await new Promise((r) => setTimeout(r, 250)); // let the last-used flush run and log, if it logs
+      await built.runtime.lastUsed.flush(); // the last-used flush runs (and would log) now, not on its timer
     } finally {
       await built.close();
       await database.drop();

@@ -840,11 +840,9 @@ describe.each(testDatabases())("issued keys on $name", (db) => {
  * error (a trigger refusing rows for one actor), so this runs on PostgreSQL only: the embedded
  * database offers no handle to install a trigger from outside the store.
  */
-describe("failed rotate on postgres", () => {
-  if (!TEST_DSN) {
-    warnSkip("failed-rotate test (needs PostgreSQL to install a failing trigger)");
-    return;
-  }
+if (!TEST_DSN) warnSkip("failed-rotate test (needs PostgreSQL to install a failing trigger)");
+
+describe.skipIf(!TEST_DSN)("failed rotate on postgres", () => {
   let s: TestServer;
   let sql: postgres.Sql;
   let drop: () => Promise<void>;

@@ -18,7 +18,7 @@ import {
 } from "../support/http-expect.js";
 
 const MiB4 = 4 * 1024 * 1024;
-const REFERENCE_OPENAPI = new URL("../../../shared/reference/talos-openapi.json", import.meta.url);
+const REFERENCE_OPENAPI = new URL("../fixtures/reference/talos-openapi.json", import.meta.url);
 
 /** A JSON object of exactly `bytes` bytes: {"credential":"abc","pad":"xxx…"} */
 function jsonOfSize(bytes: number): string {

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { createServer } from "node:net";
-import type { AddressInfo, Server, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { gcra } from "./gcra.js";
 import type { Tat } from "./gcra.js";
 import { REDIS_KEY_PREFIX, createRedisClient, createRedisRateLimiter, withFailMode } from "./index.js";
 import type { RedisClientConfig } from "./index.js";
+import { findRedisServer, startPrivateRedis, type PrivateRedis } from "../../../../test/support/redis-server.js";
 
 const url = process.env["TALOS_TEST_REDIS_URL"];
+const REDIS_SERVER = findRedisServer();
 if (!url) {
   console.warn(
     "\n!!! SKIPPED: Redis rate-limiter tests (packages/core/src/ratelimit/redis.test.ts).\n" +
@@ -106,8 +106,8 @@ describe.skipIf(!url)("redis rate limiter (real Redis)", () => {
     const again = await Promise.all([1, 2, 3].map(() => rl.take(key, 2, 1000, 0)));
     expect(again.filter((d) => d.allowed)).toHaveLength(2);
     expect(await a.exists(REDIS_KEY_PREFIX + key)).toBe(1);
-    await sleep(1100);
-    expect(await a.exists(REDIS_KEY_PREFIX + key)).toBe(0); // expired at the TAT
+    // expires at the TAT (about 1 s from now, by Redis's clock)
+    await vi.waitFor(async () => expect(await a.exists(REDIS_KEY_PREFIX + key)).toBe(0), { timeout: 10_000, interval: 50 });
   });
 
   it("computes the same decisions as gcra.ts, including fractional T, huge quotas and a quota change", async () => {
@@ -143,49 +143,9 @@ describe.skipIf(!url)("redis rate limiter (real Redis)", () => {
   });
 });
 
-// These need no Redis: they check that a dead or hung backend fails fast and maps per §14.2.
+// These need no Redis server: a dead backend fails fast and maps per §14.2.
 describe("redis rate limiter backend failures", () => {
   const timeoutMs = 300;
-  const servers: Server[] = [];
-  const sockets = new Set<Socket>();
-  let hungPort = 0;
-  let noScriptPort = 0;
-  let evals = 0;
-
-  /** A fake Redis answering the handshake (CLIENT SETINFO, INFO); other commands go to `reply`. */
-  async function fakeRedis(reply: (cmd: string) => string | undefined): Promise<number> {
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("data", (buf) => {
-        for (const [, cmd] of buf.toString().matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n/g)) {
-          const body = "# Server\r\nloading:0\r\n";
-          const out = /^client$/i.test(cmd!) ? "+OK\r\n"
-            : /^info$/i.test(cmd!) ? `$${body.length}\r\n${body}\r\n`
-            : reply(cmd!.toLowerCase());
-          if (out !== undefined) socket.write(out);
-        }
-      });
-    });
-    servers.push(server);
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    return (server.address() as AddressInfo).port;
-  }
-
-  beforeAll(async () => {
-    hungPort = await fakeRedis(() => undefined); // connected, then silent: hung, not refused
-    noScriptPort = await fakeRedis((cmd) => {
-      if (cmd === "evalsha") return "-NOSCRIPT No matching script. Please use EVAL.\r\n";
-      if (cmd === "eval") return (evals++, "*5\r\n:1\r\n:4\r\n:0\r\n:1000\r\n:0\r\n");
-      return "-ERR unexpected\r\n";
-    });
-  });
-  afterAll(() => {
-    for (const socket of sockets) socket.destroy();
-    for (const server of servers) server.close();
-  });
-
   const cfg = (addr: string): RedisClientConfig => ({ addrs: [addr], password: "", db: 0, timeoutMs, tls: false });
 
   it("rejects quickly when nothing listens, and withFailMode maps it to open or closed", async () => {
@@ -204,37 +164,8 @@ describe("redis rate limiter backend failures", () => {
       expect(await closed(freshKey(), 10, 60_000, Date.now())).toEqual({ error: true, allowed: false });
       expect(seen).toHaveLength(2);
       expect(seen.every((e) => e instanceof Error)).toBe(true);
-      await sleep(50);
-      expect(errors.length).toBeGreaterThan(0); // connection errors reached onError, not the process
-    } finally {
-      client.disconnect();
-    }
-  });
-
-  it("times out instead of hanging when the server stops answering", async () => {
-    const client = createRedisClient(cfg(`127.0.0.1:${hungPort}`));
-    try {
-      await ready(client);
-      const rl = createRedisRateLimiter(client);
-      const started = performance.now();
-      await expect(rl.take(freshKey(), 10, 60_000, Date.now())).rejects.toThrow(/timed out/i);
-      const took = performance.now() - started;
-      expect(took).toBeGreaterThanOrEqual(timeoutMs - 50);
-      expect(took).toBeLessThan(timeoutMs + 1000);
-      const r = await withFailMode(rl, { failOpen: false, onError: () => {} })(freshKey(), 10, 60_000, Date.now());
-      expect(r).toEqual({ error: true, allowed: false });
-    } finally {
-      client.disconnect();
-    }
-  });
-
-  it("falls back to EVAL when the server does not know the script (NOSCRIPT)", async () => {
-    const client = createRedisClient(cfg(`127.0.0.1:${noScriptPort}`));
-    try {
-      await ready(client);
-      const d = await createRedisRateLimiter(client).take(freshKey(), 5, 1000, 0);
-      expect(d).toEqual({ allowed: true, remaining: 4, retryAfterS: 0, resetTimeMs: 1000, nowMs: 0 });
-      expect(evals).toBe(1);
+      // connection errors reach onError, not the process
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5000, interval: 20 });
     } finally {
       client.disconnect();
     }
@@ -256,3 +187,98 @@ describe("redis rate limiter backend failures", () => {
     expect(() => createRedisClient({ addrs: [], password: "", db: 0, timeoutMs: 100, tls: false })).toThrow();
   });
 });
+
+if (!REDIS_SERVER) {
+  console.warn(
+    "\n!!! SKIPPED: Redis rate limiter against a hung server and after SCRIPT FLUSH (packages/core/src/ratelimit/redis.test.ts).\n" +
+      "!!! Install redis-server (apt-get install redis-server) to run them on a private instance.\n",
+  );
+}
+
+// A private redis-server per suite: pausing or flushing it disturbs no one else.
+describe.skipIf(!REDIS_SERVER)("redis rate limiter on a private redis-server: hung server, NOSCRIPT", () => {
+  const timeoutMs = 300;
+  let server: PrivateRedis;
+  let admin: Redis;
+  const clients: Redis[] = [];
+  const connect = async (): Promise<Redis> => {
+    const c = await ready(createRedisClient({ addrs: [server.addr], password: "", db: 0, timeoutMs, tls: false }));
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    server = await startPrivateRedis(REDIS_SERVER!);
+    admin = await connect();
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await server?.stop();
+  });
+
+  it("times out instead of hanging while the server accepts but does not answer (CLIENT PAUSE), then recovers", async () => {
+    const client = await connect();
+    const rl = createRedisRateLimiter(client);
+    expect((await rl.take(freshKey(), 10, 60_000, 0)).allowed).toBe(true); // script cached, connection ready
+    // WRITE pauses every script call but lets CLIENT UNPAUSE through
+    await admin.call("CLIENT", "PAUSE", "20000", "WRITE");
+    try {
+      const started = performance.now();
+      await expect(rl.take(freshKey(), 10, 60_000, Date.now())).rejects.toThrow(/timed out/i);
+      const took = performance.now() - started;
+      expect(took).toBeGreaterThanOrEqual(timeoutMs - 50);
+      expect(took).toBeLessThan(timeoutMs + 1000);
+      const r = await withFailMode(rl, { failOpen: false, onError: () => {} })(freshKey(), 10, 60_000, Date.now());
+      expect(r).toEqual({ error: true, allowed: false });
+    } finally {
+      await admin.call("CLIENT", "UNPAUSE");
+    }
+    await vi.waitFor(async () => expect((await rl.take(freshKey(), 10, 60_000, 0)).allowed).toBe(true), { timeout: 10_000, interval: 100 });
+  });
+
+  it("falls back to EVAL when the server does not know the script (NOSCRIPT), on first use and after SCRIPT FLUSH", async () => {
+    const client = await connect();
+    const rl = createRedisRateLimiter(client);
+    await admin.script("FLUSH");
+    await admin.config("RESETSTAT");
+    expect(await cachedScripts(admin)).toBe(0);
+
+    const key = freshKey();
+    const d = await rl.take(key, 5, 1000, 0);
+    expect(d).toEqual({ ...stripTat(gcra(null, d.nowMs, 5, 1000)), nowMs: d.nowMs });
+    expect(await cachedScripts(admin)).toBe(1);
+    expect(await commandCalls(admin, "eval")).toBe(1);
+
+    const d2 = await rl.take(key, 5, 1000, 0); // the script is known now: EVALSHA alone
+    expect(d2.allowed).toBe(true);
+    expect(d2.remaining).toBeLessThanOrEqual(3);
+    expect(await commandCalls(admin, "eval")).toBe(1);
+
+    await admin.script("FLUSH");
+    const d3 = await rl.take(key, 5, 1000, 0);
+    expect(d3.allowed).toBe(true);
+    expect(await commandCalls(admin, "eval")).toBe(2);
+    expect(await cachedScripts(admin)).toBe(1);
+    expect(await commandCalls(admin, "evalsha")).toBe(3); // one NOSCRIPT each time, plus the cached call
+  });
+});
+
+function stripTat(d: ReturnType<typeof gcra>): Omit<ReturnType<typeof gcra>, "newTat"> {
+  const { newTat: _, ...rest } = d;
+  return rest;
+}
+
+async function info(client: Redis, section: string): Promise<Map<string, string>> {
+  const text = (await client.info(section)) as string;
+  return new Map(text.split("\r\n").filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1)]));
+}
+
+async function cachedScripts(client: Redis): Promise<number> {
+  return Number((await info(client, "memory")).get("number_of_cached_scripts"));
+}
+
+/** `calls=` of INFO commandstats for one command (0 when never called since CONFIG RESETSTAT). */
+async function commandCalls(client: Redis, cmd: string): Promise<number> {
+  const line = (await info(client, "commandstats")).get(`cmdstat_${cmd}`) ?? "calls=0";
+  return Number(/calls=(\d+)/.exec(line)![1]);
+}

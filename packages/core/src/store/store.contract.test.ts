@@ -475,7 +475,7 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
         await gate;
       });
       await didNotify;
-      await sleep(300);
+      await sleep(300); // a negative wait: the embedded database admits nothing else while the transaction is open
       expect(got).toEqual(['{"hello":"world"}']);
       commit();
       await tx;
@@ -491,8 +491,13 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
       ).rejects.toThrow("abort");
 
       await unlisten();
+      const sentinel = `talos_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      const marks: string[] = [];
+      const unlistenSentinel = await store.listen(sentinel, (p) => marks.push(p));
       await store.repo.notify(channel, "after-unlisten");
-      await sleep(300);
+      await store.repo.notify(sentinel, "after-unlisten"); // delivered in order: once it is here, the other would be too
+      await waitFor(() => marks.length === 1);
+      await unlistenSentinel();
       expect(got).toEqual(['{"hello":"world"}', "in-tx"]);
     });
 

@@ -19,6 +19,7 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
   const keys = program.command("keys").description("manage API keys on a running server (admin API; self-revoke uses the public API)");
 
   common(keyFlags(keys.command("issue").description("issue a new API key and print its secret (shown only once)").argument("[name]", "key name")))
+    .option("--allow-replay", "a --request-id that was already used is not an error: print the earlier key (its secret is not shown again)")
     .action((name: string | undefined, opts: IssueOptions) => exec(async () => (await import("./issue.js")).issueCommand(name, opts)));
 
   const issued = keys.command("issued").description("issued keys: get, list, update, rotate, revoke");

@@ -3,7 +3,7 @@ import { createClient } from "./client.js";
 import { emit, keyTable, renderFields, type ApiKey } from "./output.js";
 import type { CommonOptions, KeyFlags } from "./parse.js";
 
-export type IssueOptions = CommonOptions & KeyFlags;
+export type IssueOptions = CommonOptions & KeyFlags & { allowReplay?: boolean };
 
 interface IssueResponse {
   issued_api_key: ApiKey;
@@ -14,8 +14,14 @@ interface IssueResponse {
 export async function issueCommand(name: string | undefined, opts: IssueOptions): Promise<number> {
   const body = { ...(name !== undefined && { name }), ...keyBody(opts) };
   const res = await createClient(opts).call<IssueResponse>("/v2alpha1/admin/issuedApiKeys", { body });
-  // an idempotent replay (same --request-id) answers with the stored key and no secret
-  if (!res.secret) process.stderr.write("note: this --request-id was already used; the secret is not shown again\n");
+  // An idempotent replay (same --request-id) answers with the stored key and no secret. A script
+  // doing SECRET=$(talos keys issue … -q) would carry on with an empty secret, so that is an error
+  // unless the caller said a replay is expected.
+  if (!res.secret) {
+    const what = `--request-id ${opts.requestId ?? ""} was already used: the server answered with the key issued then (${res.issued_api_key.key_id}), whose secret is shown only once`;
+    if (!opts.allowReplay) throw new Error(`${what}; pass --allow-replay to accept that`);
+    process.stderr.write(`note: ${what}\n`);
+  }
   await emit(opts, res, {
     table: () => (res.secret ? `${keyTable([res.issued_api_key])}\n\n${renderFields([["secret", res.secret]])}` : keyTable([res.issued_api_key])),
     quiet: () => (res.secret ? [res.secret] : []),
