@@ -92,10 +92,11 @@ export async function listen(listener: RequestListener, host: string, port: numb
   server.on("clientError", (err: Error & { code?: string }, socket) => {
     const started = performance.now();
     const answer = writeClientError(err, socket);
-    if (!answer) return;
+    // a request whose handler runs (a timed-out body) is reported by that handler
+    if (!answer || answer.req) return;
     const route = "unmatched";
     opts.observeRequest?.({
-      method: answer.req?.method ?? "UNKNOWN",
+      method: "UNKNOWN",
       route,
       path: route,
       status: answer.status,
