@@ -71,8 +71,8 @@ class DrainingServer extends Server {
       const res = (s as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (res && !res.headersSent) res.shouldKeepAlive = false;
     }
-    const closed = new Promise<void>((resolve) => this.close(() => resolve()));
     this.#holdIdle = true;
+    const closed = new Promise<void>((resolve) => this.close(() => resolve()));
     await new Promise((r) => setTimeout(r, DRAIN_LINGER_MS));
     await new Promise((r) => setImmediate(r)); // after a poll phase: pending input has been read
     this.#holdIdle = false;
