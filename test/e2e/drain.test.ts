@@ -83,6 +83,7 @@ describe("SIGTERM answers every request sent before it (keep-alive clients)", ()
         const t0 = performance.now();
         const p = await startTalos({
           args: ["serve"],
+          startTimeoutMs: 180_000,
           env: { TALOS_DB_DSN: "memory", TALOS_SECRETS_HMAC_CURRENT: "drain-test-hmac-secret-0123456789abcdef", TALOS_CREDENTIALS_ISSUER: "https://drain.test" },
         });
         try {

@@ -96,7 +96,7 @@ async function start(timeouts?: { headersMs: number; requestMs: number }) {
 let s: { server: TalosServer; port: number };
 beforeAll(async () => {
   s = await start({ headersMs: HEADERS_MS, requestMs: REQUEST_MS });
-}, 60_000);
+}, 180_000);
 afterAll(() => s?.server.close());
 
 describe("errors node:http answers itself: envelope, X-Request-ID, security headers", () => {

@@ -27,11 +27,8 @@ export interface DeriveOutput {
   claims: Record<string, unknown>;
 }
 
-/** The serve.http settings the HTTP layer itself reads (CORS, where the client IP comes from). */
-export interface HttpSettings {
-  readonly cors: Config["serve"]["http"]["cors"];
-  readonly clientIpSource: Config["serve"]["http"]["client_ip_source"];
-}
+/** The serve.http settings the HTTP layer itself reads: CORS, where the client IP comes from. */
+export type HttpSettings = Pick<Config["serve"]["http"], "cors" | "client_ip_source">;
 
 /**
  * Everything the route handlers need, built once by @talos/server (or a test) and injected; fixed
@@ -77,7 +74,7 @@ export function clientIp(deps: AppDeps, c: Context): ParsedIp | null {
 }
 
 export function clientIpOf(deps: Pick<AppDeps, "http">, req: RequestView): ParsedIp | null {
-  const source = deps.http.clientIpSource;
+  const source = deps.http.client_ip_source;
   return resolveClientIp(source, (name) => req.header(name), req.remoteAddress);
 }
 

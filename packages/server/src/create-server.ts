@@ -132,7 +132,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const deps: AppDeps = {
     ctx: runtime.ctx,
     verifier: runtime.verifier,
-    http: { cors: config.serve.http.cors, clientIpSource: config.serve.http.client_ip_source },
+    http: config.serve.http,
     logger,
     version: VERSION,
     tokens: createTokenService({
