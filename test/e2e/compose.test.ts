@@ -180,7 +180,7 @@ describe("Dockerfile and .dockerignore", () => {
     expect(runtime).toMatch(/^COPY drizzle drizzle$/m);
     expect(runtime).not.toMatch(/tsx/);
     // every workspace's compiled output is in the image
-    for (const ws of ["packages/core", "packages/http", "packages/cli", "apps/admin", "apps/public"]) {
+    for (const ws of ["packages/core", "packages/http", "packages/server", "packages/cli", "apps/admin", "apps/public"]) {
       expect(runtime).toContain(`COPY --from=build /app/${ws}/dist ${ws}/dist`);
     }
   });

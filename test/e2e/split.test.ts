@@ -238,7 +238,9 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
     const out = await postAcrossSigterm(admin, "/v2alpha1/admin/issuedApiKeys", JSON.stringify({ name: "in-flight", actor_id: "e2e-split-drain" }), {
       keepAlive: true,
       whileDraining: async () => {
-        await expect(fetch(`${admin.apiUrl}/health/alive`), "the API listener no longer accepts connections").rejects.toThrow();
+        // a new connection (fetch could reuse a pooled one, which the drain still answers for a moment)
+        const fresh = new Promise((resolve, reject) => http.get(`${admin.apiUrl}/health/alive`, { agent: false }, resolve).once("error", reject));
+        await expect(fresh, "the API listener no longer accepts connections").rejects.toThrow();
       },
     });
     expect(out.status).toBe(201);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CompactSign, createLocalJWKSet, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
 import macaroon from "macaroon";
 import { encodeMacaroonV2, generateSigningJwk, jwksBase64Url, RESERVED_CLAIMS } from "@talos/core";
-import { appFor } from "../../packages/cli/src/server/apps.js";
+import { appFor } from "@talos/server";
 import { startOn, startTestServer, testDatabases, TEST_ISSUER, TEST_SECRET, type TestServer } from "../support/harness.js";
 import {
   BATCH_VERIFY,

@@ -3,9 +3,7 @@ import { request as httpRequest, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreUnavailableError, TalosError, loadConfig, mintIssuedKey } from "@talos/core";
 import { silentLogger, type Logger } from "@talos/http";
-import { buildServer, type Built, type Mode } from "../../packages/cli/src/server/build.js";
-import { appFor, listenerFor } from "../../packages/cli/src/server/apps.js";
-import { closeServer, listen } from "../../packages/cli/src/server/listen.js";
+import { createServer, type Mode, type TalosServer } from "@talos/server";
 import { TEST_ISSUER, TEST_SECRET, type TestResponse } from "../support/harness.js";
 import { ISSUED, UUID_V4, VERIFY, manualClock } from "../support/http-expect.js";
 
@@ -25,29 +23,43 @@ const COMPARED = ["content-type", "ory-talos-cache", "cache-control", "ratelimit
 const TRANSPORT = new Set(["date", "connection", "keep-alive", "content-length", "transfer-encoding"]);
 
 type Via = "fast" | "hono";
-interface Srv { built: Built; app: ReturnType<typeof appFor>; server: Server; base: string; port: number; via: Map<string, Via> }
+interface Srv { built: TalosServer; app: ReturnType<TalosServer["app"]>; server: Server; base: string; port: number; via: Map<string, Via>; observed: { fail: boolean } }
 
 const clock = manualClock();
 
 async function start(overrides: Record<string, unknown> = {}, mode: Mode = "admin"): Promise<Srv> {
   const base = { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER, "last_used.flush_interval": "100ms" };
   const { config } = loadConfig({ env: {}, overrides: { ...base, ...overrides } });
-  const built = await buildServer(config, silentLogger, { migrate: true, clock: clock.read });
-  // Which path answered: both report each request once through deps.observeRequest (read at call
-  // time, so this wrapper sees both) with identical arguments; only the caller differs: the fast
+  // Which path answered: both report each request once through deps.observeRequest (this
+  // observer is called from it) with identical arguments; only the caller differs: the fast
   // path calls it from src/fast-route.ts (not this test file!), Hono from its middleware in app.ts.
   // The stack is thus a sound fingerprint; the fall-through tests are its negative control.
   const via = new Map<string, Via>();
-  built.deps.observeRequest = (info) => {
-    via.set(info.requestId, /[\\/]src[\\/]fast-route\.[jt]s:/.test(new Error().stack!) ? "fast" : "hono");
-  };
-  const { server, port } = await listen(listenerFor(mode, built.deps), "127.0.0.1", 0);
-  return { built, app: appFor(mode, built.deps), server, port, base: `http://127.0.0.1:${port}`, via };
+  const observed = { fail: false };
+  const built = await createServer(config, {
+    // this server's own logger object: a test swaps its methods (the deps are fixed at creation)
+    logger: { ...silentLogger },
+    migrate: true,
+    clock: clock.read,
+    observeRequest: (info) => {
+      via.set(info.requestId, /[\\/]src[\\/]fast-route\.[jt]s:/.test(new Error().stack!) ? "fast" : "hono");
+      if (observed.fail) throw new Error("log destination gone");
+    },
+  });
+  const { server, port } = await built.listen(mode, { host: "127.0.0.1", port: 0 });
+  return { built, app: built.app(mode), server, port, base: `http://127.0.0.1:${port}`, via, observed };
+}
+
+/** Points the server's logger methods at `logger` until the returned function is called. */
+function swapLogger(s: Srv, logger: Logger): () => void {
+  const target = s.built.deps.logger;
+  const saved = { ...target };
+  Object.assign(target, logger);
+  return () => Object.assign(target, saved);
 }
 
 async function stop(s: Srv | undefined) {
   if (!s) return;
-  await closeServer(s.server, 1000);
   await s.built.close();
 }
 
@@ -152,15 +164,12 @@ describe("verify fast route answers exactly like the Hono route", () => {
   });
 
   it("a failure after the answer (the request log or metrics throwing) neither crashes nor breaks the connection", async () => {
-    const observe = s.built.deps.observeRequest;
-    s.built.deps.observeRequest = () => {
-      throw new Error("log destination gone");
-    };
+    s.observed.fail = true;
     let r: TestResponse;
     try {
       r = await real(s, cred(key));
     } finally {
-      s.built.deps.observeRequest = observe;
+      s.observed.fail = false;
     }
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ is_valid: true });
@@ -172,18 +181,20 @@ describe("verify fast route answers exactly like the Hono route", () => {
     const logged: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
     const capture = (level: string) => (obj: object, msg?: string) => void logged.push({ level, obj: obj as Record<string, unknown>, msg });
     const logger: Logger = { debug: capture("debug"), info: capture("info"), warn: capture("warn"), error: capture("error") };
-    const deps = s.built.deps;
-    const [saved, savedLogger] = [deps.inFlight, deps.logger];
+    const gauge = s.built.deps.inFlight!;
+    const dec = gauge.dec;
     // the in-flight gauge is released between the handler's answer and the head: a throw there is
     // past the error mapping, the case the fallback exists for
-    deps.inFlight = { inc() {}, dec() { throw new Error("gauge gone"); } };
-    deps.logger = logger;
+    gauge.dec = () => {
+      throw new Error("gauge gone");
+    };
+    const restore = swapLogger(s, logger);
     let r: TestResponse;
     try {
       r = await real(s, cred(key), { "X-Request-ID": "fallback-1" });
     } finally {
-      deps.inFlight = saved;
-      deps.logger = savedLogger;
+      gauge.dec = dec;
+      restore();
     }
     expect(r.status).toBe(500);
     expect(r.body.error).toMatchObject({ code: 500, status: "INTERNAL", message: "An internal server error occurred." });
@@ -201,11 +212,9 @@ describe("verify fast route answers exactly like the Hono route", () => {
 
   it("a failure while writing the head (an invalid header value) falls back the same way", async () => {
     const logged: string[] = [];
-    const deps = s.built.deps;
-    const savedLogger = deps.logger;
-    deps.logger = { ...silentLogger, error: (_obj, msg) => void logged.push(msg ?? "") };
+    const restore = swapLogger(s, { ...silentLogger, error: (_obj, msg) => void logged.push(msg ?? "") });
     // verifyHandler holds this very verifier object: a result whose header value node:http refuses
-    const verifier = deps.runtime.verifier;
+    const verifier = s.built.deps.verifier;
     const verify = verifier.verify;
     verifier.verify = async (...args) => ({ ...(await verify.apply(verifier, args)), cache: "HIT\r\nx-injected: 1" as "HIT" });
     let r: TestResponse;
@@ -213,7 +222,7 @@ describe("verify fast route answers exactly like the Hono route", () => {
       r = await real(s, cred(key));
     } finally {
       verifier.verify = verify;
-      deps.logger = savedLogger;
+      restore();
     }
     expect(r.status).toBe(500);
     expect(r.headers.get("x-injected")).toBeNull();
@@ -369,7 +378,7 @@ describe("verify fast route answers exactly like the Hono route", () => {
       repo.getKeys = getKeys;
     }
     // verifyHandler holds this very verifier object, so patching its method reaches both paths
-    const verifier = s.built.deps.runtime.verifier;
+    const verifier = s.built.deps.verifier;
     const verify = verifier.verify;
     const thrown = [new StoreUnavailableError("x"), new Error("boom"), new TalosError("bad_request", "nope", { field: "f" })];
     try {

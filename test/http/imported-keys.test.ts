@@ -3,8 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, mintIssuedKey } from "@talos/core";
 import type { Logger } from "@talos/http";
-import { buildServer } from "../../packages/cli/src/server/build.js";
-import { appFor } from "../../packages/cli/src/server/apps.js";
+import { createServer } from "@talos/server";
 import { TEST_ISSUER, TEST_SECRET, startOn, startTestServer, testDatabases, type TestResponse, type TestServer } from "../support/harness.js";
 import { KEY_FIELDS, NOT_FOUND_VERIFICATION } from "../support/http-expect.js";
 
@@ -1288,9 +1287,8 @@ describe("logging", () => {
       overrides: { "db.dsn": database.dsn, "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER, "last_used.flush_interval": "100ms", "log.level": "debug" },
     });
     // the same wiring as `talos serve`, with a recording logger (request log included, as serve.ts does)
-    const built = await buildServer(config, logger, { migrate: true });
-    built.deps.observeRequest = (q) => logger.info({ ...q }, "HTTP request completed");
-    const app = appFor("all", built.deps);
+    const built = await createServer(config, { logger, migrate: true, observeRequest: (q) => logger.info({ ...q }, "HTTP request completed") });
+    const app = built.app("all");
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await app.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) }, { incoming: { socket: { remoteAddress: "127.0.0.1" } } });
       return { status: res.status, text: await res.text() };

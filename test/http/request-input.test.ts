@@ -1,8 +1,7 @@
-import { request as httpRequest, type Server } from "node:http";
+import { request as httpRequest } from "node:http";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listenerFor, appFor } from "../../packages/cli/src/server/apps.js";
-import { closeServer, listen } from "../../packages/cli/src/server/listen.js";
+import { appFor } from "@talos/server";
 import { startTestServer, type TestResponse, type TestServer } from "../support/harness.js";
 import { BATCH_VERIFY, ISSUED, SECURITY_HEADERS, SELF_REVOKE, UUID_V4, VERIFY, signingJwksUrl } from "../support/http-expect.js";
 
@@ -17,15 +16,13 @@ const IMPORTED = "/v2alpha1/admin/importedApiKeys";
 const DERIVE = "/v2alpha1/admin/apiKeys:derive";
 
 let s: TestServer;
-let server: Server;
 let port: number;
 
 beforeAll(async () => {
   s = await startTestServer({ mode: "all", overrides: { "credentials.derived_tokens.jwt.signing_keys.urls": [signingJwksUrl("input")] } });
-  ({ server, port } = await listen(listenerFor("all", s.deps), "127.0.0.1", 0));
+  ({ port } = await s.built.listen("all", { host: "127.0.0.1", port: 0 }));
 });
 afterAll(async () => {
-  if (server) await closeServer(server, 1000);
   await s?.close();
 });
 

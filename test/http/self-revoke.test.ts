@@ -44,7 +44,7 @@ describe.each(testDatabases())("self-revoke on $name", (db) => {
 
   /** Keys for the public server are made with the core verb: that server has no admin routes. */
   const issueOnPublic = (over: Partial<CreateFields> = {}) =>
-    issueKey(p.deps.runtime.ctx, {
+    issueKey(p.deps.ctx, {
       name: "pub",
       actorId: actor("pub"),
       scopes: [],
@@ -175,13 +175,13 @@ describe.each(testDatabases())("self-revoke on $name", (db) => {
       expect(res.status, res.text).toBe(200);
       expect(res.text).toBe("{}");
       expectSecurityHeaders(res);
-      const rec = await getKey(p.deps.runtime.ctx, "issued", out.record.keyId);
+      const rec = await getKey(p.deps.ctx, "issued", out.record.keyId);
       expect(rec).toMatchObject({ revoked: true, revocationReason: 1, revocationDescription: "" });
-      const v = await p.deps.runtime.verifier.verify(out.secret, { clientIp: null, cacheMode: "default" });
+      const v = await p.deps.verifier.verify(out.secret, { clientIp: null, cacheMode: "default" });
       expect(v.errorCode).toBe(3); // VERIFICATION_ERROR_REVOKED
       const again = await selfRevoke(p, { credential: out.secret, reason: 2 });
       expect(again.status).toBe(200);
-      expect((await getKey(p.deps.runtime.ctx, "issued", out.record.keyId)).revocationReason).toBe(1);
+      expect((await getKey(p.deps.ctx, "issued", out.record.keyId)).revocationReason).toBe(1);
     });
 
     it("applies the same validation and the same 404s", async () => {
@@ -193,7 +193,7 @@ describe.each(testDatabases())("self-revoke on $name", (db) => {
       expectKeyNotFound(await selfRevoke(p, { credential: flipLast(out.secret) }));
       // a key of the all-in-one server's database does not exist here
       expectKeyNotFound(await selfRevoke(p, { credential: mintIssuedKey({ prefix: "ory_ak", secret: TEST_SECRET, keyId: randomUUID(), unixSeconds: Math.floor(Date.now() / 1000) }) }));
-      expect((await getKey(p.deps.runtime.ctx, "issued", out.record.keyId)).revoked).toBe(false);
+      expect((await getKey(p.deps.ctx, "issued", out.record.keyId)).revoked).toBe(false);
     });
 
     it.each([

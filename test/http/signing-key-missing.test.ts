@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSigningJwk, jwksBase64Url, loadConfig } from "@talos/core";
-import { createMetrics, silentLogger } from "@talos/http";
-import { appFor, metricsApp } from "../../packages/cli/src/server/apps.js";
-import { buildServer, type Built } from "../../packages/cli/src/server/build.js";
+import { silentLogger, type Metrics } from "@talos/http";
+import { createServer, metricsApp, type TalosServer } from "@talos/server";
 import { TEST_ISSUER, TEST_SECRET } from "../support/harness.js";
 import { ISSUED, signingJwksUrl } from "../support/http-expect.js";
 
@@ -18,20 +17,19 @@ const JWKS = "/v2alpha1/derivedKeys/jwks.json";
 const URLS = "credentials.derived_tokens.jwt.signing_keys.urls";
 
 interface Srv {
-  built: Built;
-  metrics: ReturnType<typeof createMetrics>;
+  built: TalosServer;
+  metrics: Metrics;
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
 }
 
 async function start(overrides: Record<string, unknown>): Promise<Srv> {
   const base = { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER };
   const { config } = loadConfig({ env: {}, overrides: { ...base, ...overrides } });
-  const metrics = createMetrics();
-  const built = await buildServer(config, silentLogger, { migrate: true, observers: metrics.observers });
-  const app = appFor("all", built.deps);
+  const built = await createServer(config, { logger: silentLogger, migrate: true });
+  const app = built.app("all");
   return {
     built,
-    metrics,
+    metrics: built.metrics,
     async call(method, path, body) {
       const res = await app.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: await res.json() };

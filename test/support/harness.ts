@@ -1,8 +1,7 @@
 import { TEST_DSN, freshDatabase, warnSkip } from "./postgres.js";
 import { loadConfig, type Clock, type Config } from "@talos/core";
 import { silentLogger, type AppDeps } from "@talos/http";
-import { buildServer, type Built, type Mode } from "../../packages/cli/src/server/build.js";
-import { appFor } from "../../packages/cli/src/server/apps.js";
+import { createServer, type Mode, type TalosServer } from "@talos/server";
 
 export const TEST_SECRET = "test-hmac-secret-0123456789abcdef-xyz";
 export const TEST_ISSUER = "https://talos.test";
@@ -17,13 +16,13 @@ export interface TestResponse {
 export interface TestServer {
   config: Config;
   deps: AppDeps;
-  built: Built;
+  built: TalosServer;
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>, remoteAddress?: string): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
 /**
- * A real server in process: the same wiring as `talos serve` (buildServer), driven through
+ * A real server in process: the same wiring as `talos serve` (createServer), driven through
  * app.request. `overrides` are dotted config paths; the database defaults to `memory`.
  */
 export async function startTestServer(opts: { mode?: Mode; overrides?: Record<string, unknown>; clock?: Clock } = {}): Promise<TestServer> {
@@ -37,8 +36,8 @@ export async function startTestServer(opts: { mode?: Mode; overrides?: Record<st
       ...opts.overrides,
     },
   });
-  const built = await buildServer(config, silentLogger, { migrate: true, clock: opts.clock });
-  const app = appFor(opts.mode ?? "all", built.deps);
+  const built = await createServer(config, { logger: silentLogger, migrate: true, clock: opts.clock });
+  const app = built.app(opts.mode ?? "all");
   return {
     config,
     deps: built.deps,

@@ -15,7 +15,7 @@ import {
 
 /** POST /v2alpha1/apiKeys:selfRevoke (SPEC.md §6.11): a key holder revokes their own key. */
 export function publicRoutes(deps: AppDeps): RouteDef[] {
-  const ctx = deps.runtime.ctx;
+  const ctx = deps.ctx;
   return [
     {
       method: "POST",

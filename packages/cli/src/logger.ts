@@ -1,6 +1,9 @@
 import { pino, type DestinationStream, type Logger as Pino } from "pino";
 import pretty from "pino-pretty";
 import type { Config } from "@talos/core";
+import type { RequestLine } from "@talos/server";
+
+export type { RequestLine };
 
 /**
  * Structured logs (SPEC.md §16). Redaction is a second line of defence: credentials never
@@ -8,17 +11,6 @@ import type { Config } from "@talos/core";
  */
 export function createLogger(log: Config["log"] | { level: string; format: string }): Pino {
   return createLoggers(log).logger;
-}
-
-/** The fields of one "HTTP request completed" line (SPEC.md §16). */
-export interface RequestLine {
-  method: string;
-  route: string;
-  path: string;
-  status: number;
-  bytes: number;
-  duration_ms: number;
-  request_id: string;
 }
 
 /**

@@ -20,6 +20,8 @@ export type ErrorId =
   | "conflict"
   | "failed_precondition"
   | "request_too_large"
+  | "request_timeout"
+  | "request_header_fields_too_large"
   | "api_key_quota_exceeded"
   | "too_many_requests"
   | "internal_server_error"

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { TalosError, type Config } from "@talos/core";
+import { TalosError } from "@talos/core";
 import { MAX_BODY_BYTES } from "./body.js";
 import type { AppDeps } from "./deps.js";
 import { createPathRedactor } from "./log-path.js";
@@ -9,9 +9,7 @@ import { completeResponse, errorResponse, requestIdFor, toTalosError } from "./r
 import { createDispatcher, type AppEnv, type RouteDef } from "./router.js";
 
 /** What the shared plumbing reads of the dependencies (a cluster primary has no more than this). */
-export type ShellDeps = Pick<AppDeps, "logger" | "observeRequest" | "inFlight"> & {
-  runtime: { ctx: { config: { serve: { http: { cors: Config["serve"]["http"]["cors"] } } } } };
-};
+export type ShellDeps = Pick<AppDeps, "logger" | "observeRequest" | "inFlight"> & { http: Pick<AppDeps["http"], "cors"> };
 
 /** A `.` or `..` segment, literal or percent-encoded (`%2e`, `.%2E`, ...), in a path before its query. */
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?=[/?#]|$)/i;
@@ -32,7 +30,7 @@ function rawTarget(env: unknown): string | undefined {
 /** The Hono plumbing both apps share: request id, security headers, body limit, errors, routing. */
 export function createApp(deps: ShellDeps, routes: RouteDef[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const corsConfig = deps.runtime.ctx.config.serve.http.cors;
+  const corsConfig = deps.http.cors;
   if (corsConfig.enabled) {
     app.use(
       cors({

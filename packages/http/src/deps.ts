@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { resolveClientIp, type CacheMode, type ParsedIp, type Runtime } from "@talos/core";
+import { resolveClientIp, type CacheMode, type Config, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
 import type { Logger } from "./logger.js";
 import type { RequestObserver } from "./respond.js";
 
@@ -27,20 +27,29 @@ export interface DeriveOutput {
   claims: Record<string, unknown>;
 }
 
-/** Everything the route handlers need, built once by the CLI (or a test) and injected. */
+/** The serve.http settings the HTTP layer itself reads: CORS, where the client IP comes from. */
+export type HttpSettings = Pick<Config["serve"]["http"], "cors" | "client_ip_source">;
+
+/**
+ * Everything the route handlers need, built once by @talos/server (or a test) and injected; fixed
+ * at creation: nothing is patched onto it afterwards.
+ */
 export interface AppDeps {
-  runtime: Runtime;
-  logger: Logger;
-  version: string;
-  tokens: TokenService | null;
+  /** the core verbs' context: config, store, clock, key crypto, mutation hooks */
+  readonly ctx: ServiceContext;
+  readonly verifier: Verifier;
+  readonly http: HttpSettings;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly tokens: TokenService | null;
   /** resolves when the database answers and the schema is current; throws otherwise */
   ready(): Promise<void>;
   /** true once shutdown started: readiness fails, in-flight requests finish */
   draining(): boolean;
   /** once per request, after the response is ready (request log, metrics) */
-  observeRequest?: RequestObserver;
+  readonly observeRequest?: RequestObserver;
   /** requests being served (the http_requests_in_flight gauge): inc on arrival, dec when answered */
-  inFlight?: { inc(): void; dec(): void };
+  readonly inFlight?: { inc(): void; dec(): void };
 }
 
 /** What request-derived helpers read: headers by lower-case name and the socket peer. */
@@ -64,8 +73,8 @@ export function clientIp(deps: AppDeps, c: Context): ParsedIp | null {
   return clientIpOf(deps, viewOf(c));
 }
 
-export function clientIpOf(deps: AppDeps, req: RequestView): ParsedIp | null {
-  const source = deps.runtime.ctx.config.serve.http.client_ip_source;
+export function clientIpOf(deps: Pick<AppDeps, "http">, req: RequestView): ParsedIp | null {
+  const source = deps.http.client_ip_source;
   return resolveClientIp(source, (name) => req.header(name), req.remoteAddress);
 }
 

@@ -22,6 +22,8 @@ export const ERROR_STATUS: Record<ErrorId, readonly [number, string]> = {
   conflict: [409, "ALREADY_EXISTS"],
   failed_precondition: [409, "FAILED_PRECONDITION"],
   request_too_large: [413, "RESOURCE_EXHAUSTED"],
+  request_timeout: [408, "DEADLINE_EXCEEDED"],
+  request_header_fields_too_large: [431, "RESOURCE_EXHAUSTED"],
   api_key_quota_exceeded: [429, "RESOURCE_EXHAUSTED"],
   too_many_requests: [429, "RESOURCE_EXHAUSTED"],
   internal_server_error: [500, "INTERNAL"],

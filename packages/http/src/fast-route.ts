@@ -27,7 +27,7 @@ export function createRequestListener(
 ): RequestListener {
   // hostname: the URL host of requests that arrive without a Host header, as @hono/node-server's serve() sets it
   const viaHono = getRequestListener(app.fetch, { hostname: opts.hostname });
-  if (!opts.fast || opts.fast.routes.length === 0 || opts.fast.deps.runtime.ctx.config.serve.http.cors.enabled) return viaHono;
+  if (!opts.fast || opts.fast.routes.length === 0 || opts.fast.deps.http.cors.enabled) return viaHono;
   const { deps } = opts.fast;
   const byPath = new Map(opts.fast.routes.map((r) => [r.path, r]));
   return (req, res) => {

@@ -16,3 +16,4 @@ export * from "./metrics.js";
 export * from "./log-path.js";
 export * from "./fast-route.js";
 export * from "./respond.js";
+export * from "./client-error.js";

@@ -7,7 +7,7 @@ import { ErrorEnvelope, cacheMode, clientIp, errorResponse, json, verificationHe
  * and rate limits as apiKeys:verify.
  */
 export function gatewayRoutes(deps: AppDeps): RouteDef[] {
-  const { verifier, ctx } = deps.runtime;
+  const { verifier, ctx } = deps;
   return [
     {
       method: "GET",

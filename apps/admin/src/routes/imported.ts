@@ -32,7 +32,7 @@ const ALL_FAILED: Record<number, (first: string) => TalosError> = {
 const TIE_ORDER = [1, 2, 3, 5, 4];
 
 export function importedRoutes(deps: AppDeps): RouteDef[] {
-  const ctx = deps.runtime.ctx;
+  const ctx = deps.ctx;
   const now = () => ctx.clock();
   return [
     {

@@ -22,7 +22,7 @@ const TAG = ["IssuedApiKeys"];
 const location = (keyId: string) => ({ Location: `/v2alpha1/admin/issuedApiKeys/${keyId}` });
 
 export function issuedRoutes(deps: AppDeps): RouteDef[] {
-  const ctx = deps.runtime.ctx;
+  const ctx = deps.ctx;
   const now = () => ctx.clock();
   return [
     {

@@ -55,7 +55,7 @@ const VERIFY_PATH = "/v2alpha1/admin/apiKeys:verify";
 
 /** POST apiKeys:verify from a parsed body: the one handler of its Hono route and its fast route. */
 function verifyHandler(deps: AppDeps): FastRoute["handle"] {
-  const { verifier, ctx } = deps.runtime;
+  const { verifier, ctx } = deps;
   return async (body, req) => {
     const { credential } = parseWith(VerifyApiKeyRequest, body);
     if (!credential) throw credentialRequired();
@@ -70,7 +70,7 @@ export function verifyFastRoutes(deps: AppDeps): FastRoute[] {
 }
 
 export function verifyRoutes(deps: AppDeps): RouteDef[] {
-  const { verifier, ctx } = deps.runtime;
+  const { verifier, ctx } = deps;
   const verify = verifyHandler(deps);
   return [
     {

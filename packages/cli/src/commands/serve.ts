@@ -1,12 +1,8 @@
 import cluster from "node:cluster";
 import { ConfigError, loadConfig } from "@talos/core";
-import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps } from "@talos/http";
+import { createServer, joinCluster, MODES, runPrimary, type Mode } from "@talos/server";
 import { processEnv } from "../env.js";
 import { createLoggers } from "../logger.js";
-import { listenerFor, metricsApp } from "../server/apps.js";
-import { buildServer, StartupError, type Mode } from "../server/build.js";
-import { runPrimary, type ClusterMessage } from "../server/cluster.js";
-import { closeServer, listen } from "../server/listen.js";
 
 export interface ServeOptions {
   config?: string;
@@ -19,7 +15,7 @@ const DRAIN_MS = 30_000;
 /** `talos serve [all|admin|public]` (SPEC.md §19.1). Resolves once the process should exit. */
 export async function serveCommand(modeArg: string | undefined, opts: ServeOptions): Promise<number> {
   const mode = (modeArg ?? "all") as Mode;
-  if (!["all", "admin", "public"].includes(mode)) {
+  if (!MODES.includes(mode)) {
     process.stderr.write(`error: unknown mode "${modeArg}"; use all, admin or public\n`);
     return 2;
   }
@@ -47,41 +43,36 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     logger.flush();
     return code;
   }
-  const worker = cluster.isWorker ? cluster.worker : undefined;
+  const worker = cluster.isWorker;
 
-  const telemetry = createMetrics();
-  if (worker) shareMetricsWithPrimary(telemetry.registry);
-  let built;
+  let server;
   try {
-    built = await buildServer(config, logger, {
+    server = await createServer(config, {
+      logger,
+      requestLog: logRequest,
       migrate: opts.migrate ?? false,
-      observers: telemetry.observers,
       devDir: opts.dev ? ".talos" : undefined,
       production: processEnv().NODE_ENV === "production",
+      clusterWorker: worker,
     });
   } catch (e) {
-    const msg = e instanceof StartupError || e instanceof Error ? e.message : "start-up failed";
+    const msg = e instanceof Error ? e.message : "start-up failed";
     logger.error({}, msg);
     logger.flush();
     process.stderr.write(`error: ${msg}\n`);
     return 1;
   }
-  const { deps } = built;
-  deps.inFlight = telemetry.inFlight;
-  telemetry.watchStore(built.store.stats);
-  deps.observeRequest = (r) => {
-    telemetry.observeRequest(r);
-    if (config.serve.http.request_log.exclude_health_endpoints && r.route.startsWith("/health/")) return;
-    logRequest({ method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId });
-  };
 
-  const api = await listen(listenerFor(mode, deps), config.serve.http.host, config.serve.http.port);
-  // a worker's metrics listener is the primary's (summed over the workers)
-  const metrics =
-    config.serve.metrics.enabled && !worker
-      ? await listen(createRequestListener(metricsApp(deps, telemetry.route), { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port)
-      : null;
-  if (worker) joinCluster(deps, api.port);
+  let api, metrics;
+  try {
+    api = await server.listen(mode);
+    // a worker's metrics listener is the primary's (summed over the workers)
+    metrics = await server.metricsListener();
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  if (worker) joinCluster(server, api.port);
   else {
     logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
     // Machine-readable line for scripts and tests that start on port 0.
@@ -97,10 +88,8 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
       if (stopping) return;
       stopping = true;
       if (!worker) logger.info({ signal }, "shutting down: draining in-flight requests");
-      built.setDraining();
-      await closeServer(api.server, DRAIN_MS);
-      if (metrics) await closeServer(metrics.server, 1000);
-      await built.close();
+      await server.drain(DRAIN_MS);
+      await server.close();
       if (!worker) logger.info({}, "stopped");
       logger.flush();
       resolve(0);
@@ -108,14 +97,4 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     process.on("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGINT", () => void stop("SIGINT"));
   });
-}
-
-/** A cluster worker tells the primary it listens and answers its readiness checks. */
-function joinCluster(deps: AppDeps, port: number): void {
-  const send = (m: ClusterMessage) => process.send?.(m);
-  process.on("message", (m: ClusterMessage) => {
-    if (m?.talos !== "ready?") return;
-    void readinessProblem(deps).then((error) => send(error === null ? { talos: "ready", id: m.id } : { talos: "ready", id: m.id, error }));
-  });
-  send({ talos: "listening", port });
 }

@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { TalosError, type Config } from "@talos/core";
 import { clusterMetricsRoute, createRequestListener, type Logger } from "@talos/http";
 import { metricsApp } from "./apps.js";
-import { closeServer, listen } from "./listen.js";
+import type { TalosServer } from "./create-server.js";
+import { listen, type Listening } from "./listen.js";
 
 /**
  * `serve.workers` > 1: this process forks the workers, which share the API port (node:cluster hands
@@ -97,14 +98,14 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
 
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
-  let metrics: Awaited<ReturnType<typeof listen>> | null = null;
+  let metrics: Listening | null = null;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
     startupDone(false); // a signal during start-up: stop waiting for the rest to listen
     logger.info({ reason }, "shutting down: draining the workers");
     await stopWorkers(o.drainMs + 5_000);
-    if (metrics) await closeServer(metrics.server, 1000);
+    if (metrics) await metrics.close(1000);
     logger.info({}, "stopped");
     finish(failedCode);
   };
@@ -119,7 +120,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   if (stopping) return finished;
 
   if (config.serve.metrics.enabled) {
-    const app = metricsApp({ logger, runtime: { ctx: { config } }, ready: allWorkersReady, draining: () => stopping }, clusterMetricsRoute());
+    const app = metricsApp({ logger, http: { cors: config.serve.http.cors }, ready: allWorkersReady, draining: () => stopping }, clusterMetricsRoute());
     metrics = await listen(createRequestListener(app, { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port);
   }
   logger.info({ mode: o.mode, port: apiPort, metrics_port: metrics?.port ?? null, workers: count }, "talos is serving");
@@ -151,4 +152,14 @@ function askReady(w: Worker): Promise<void> {
     w.on("message", onMessage);
     w.send({ talos: "ready?", id } satisfies ClusterMessage);
   });
+}
+
+/** A cluster worker tells the primary it listens and answers its readiness checks. */
+export function joinCluster(server: Pick<TalosServer, "ready">, port: number): void {
+  const send = (m: ClusterMessage) => process.send?.(m);
+  process.on("message", (m: ClusterMessage) => {
+    if (m?.talos !== "ready?") return;
+    void server.ready().then((error) => send(error === null ? { talos: "ready", id: m.id } : { talos: "ready", id: m.id, error }));
+  });
+  send({ talos: "listening", port });
 }

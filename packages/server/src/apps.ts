@@ -1,8 +1,10 @@
 import type { RequestListener } from "node:http";
-import { adminFastRoutes, adminRoutes, createAdminApp } from "@talos/admin";
+import { adminFastRoutes, createAdminApp } from "@talos/admin";
 import { createPublicApp, publicRoutes } from "@talos/public";
-import { createApp, createRequestListener, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef, type ShellDeps } from "@talos/http";
-import type { Mode } from "./build.js";
+import { createApp, createRequestListener, healthRoutes, type AppDeps, type RouteDef, type ShellDeps } from "@talos/http";
+
+export type Mode = "all" | "admin" | "public";
+export const MODES: readonly Mode[] = ["all", "admin", "public"];
 
 /** The API listener's app for a mode (SPEC.md §2). `all` serves every route of both surfaces. */
 export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
@@ -12,14 +14,12 @@ export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
 }
 
 /** The API listener: the mode's app, with verification served ahead of Hono where the mode has it. */
-export function listenerFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []): RequestListener {
+export function listenerFor(mode: Mode, deps: AppDeps, hostname: string): RequestListener {
   const routes = mode === "public" ? [] : adminFastRoutes(deps);
-  return createRequestListener(appFor(mode, deps, extra), { fast: { routes, deps }, hostname: deps.runtime.ctx.config.serve.http.host });
+  return createRequestListener(appFor(mode, deps), { fast: { routes, deps }, hostname });
 }
 
 /** The metrics listener: health probes and /metrics (a cluster primary's too, with its own deps). */
 export function metricsApp(deps: ShellDeps & Pick<AppDeps, "ready" | "draining">, metricsRoute: RouteDef | null) {
   return createApp({ ...deps, observeRequest: undefined, inFlight: undefined }, [...healthRoutes(deps), ...(metricsRoute ? [metricsRoute] : [])]);
 }
-
-export { adminRoutes, createApp, jwksRoute, versionRoute };

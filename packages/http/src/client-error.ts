@@ -1,0 +1,74 @@
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { TalosError, type ErrorId } from "@talos/core";
+import { errorBody, requestIdFor, SECURITY_HEADERS } from "./respond.js";
+
+/**
+ * Answers for the errors node:http detects before any handler runs (its 'clientError' event: parse
+ * errors, oversized heads, header/request timeouts), in the same envelope, with the same security
+ * headers and X-Request-ID as every other response. Node's own answers carry neither.
+ */
+
+/** Node's maximum request head (request line plus headers), --max-http-header-size. */
+const MAX_HEAD_BYTES = 16 * 1024;
+/** How long an answered socket stays half-open so the client reads the answer before the close. */
+const LINGER_MS = 1_000;
+
+const ANSWERED = new WeakSet<Duplex>();
+
+/** The error id and message for a node:http client error code. */
+export function clientErrorFor(code: string | undefined): { id: ErrorId; message: string } {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return { id: "request_header_fields_too_large", message: `the request line and headers exceed ${MAX_HEAD_BYTES} bytes` };
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return { id: "request_timeout", message: "the request did not arrive in time" };
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return { id: "request_too_large", message: "chunk extensions are too large" };
+    case "HPE_INVALID_METHOD":
+      return { id: "bad_request", message: "unknown HTTP method" };
+    default:
+      return { id: "bad_request", message: "malformed HTTP request" };
+  }
+}
+
+export interface ClientErrorAnswer {
+  status: number;
+  requestId: string;
+  /** the request in flight when the error hit (a timed-out body), if any */
+  req: IncomingMessage | undefined;
+  bytesOut: number;
+}
+
+/**
+ * A 'clientError' listener's work: writes the envelope when the connection still allows a response
+ * (writable, no response head sent yet), then closes it. Returns what was answered, or null.
+ */
+export function writeClientError(err: Error & { code?: string }, socket: Duplex): ClientErrorAnswer | null {
+  // a parser in error state reports again on every further chunk: answer once
+  if (ANSWERED.has(socket)) return null;
+  ANSWERED.add(socket);
+  const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+  if (err.code === "ECONNRESET" || !socket.writable || pending?.headersSent) {
+    socket.destroy();
+    return null;
+  }
+  const { id, message } = clientErrorFor(err.code);
+  const envelope = errorBody(new TalosError(id, message));
+  const status = envelope.error.code;
+  const requestId = requestIdFor(pending?.req.headers["x-request-id"] as string | undefined);
+  const body = JSON.stringify(envelope);
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    "content-type: application/json",
+    `content-length: ${Buffer.byteLength(body)}`,
+    `x-request-id: ${requestId}`,
+    ...SECURITY_HEADERS.map(([k, v]) => `${k}: ${v}`),
+    "connection: close",
+  ];
+  // half-close, then drop the rest: closing with unread input would send a reset, which can
+  // discard the answer before the client reads it
+  socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  return { status, requestId, req: pending?.req, bytesOut: Buffer.byteLength(body) };
+}

@@ -1,0 +1,116 @@
+import { Server, type RequestListener, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { writeClientError, type RequestObserver } from "@talos/http";
+
+/** SPEC.md §2 limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
+export interface Timeouts {
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+}
+export const DEFAULT_TIMEOUTS: Timeouts = { headersMs: 5_000, requestMs: 15_000, keepAliveMs: 60_000 };
+
+/**
+ * How often node:http looks for connections past the header/request timeouts. Its default (30 s)
+ * let slow clients hold a connection up to 30 s past the limit.
+ */
+const CHECK_INTERVAL_MS = 250;
+/**
+ * At drain start, idle keep-alive connections stay open this long (and at least one event-loop
+ * poll) so a request already sent on one is read and answered, not reset by the close.
+ */
+const DRAIN_LINGER_MS = 100;
+
+export interface ListenOptions {
+  timeouts?: Partial<Timeouts>;
+  /** told about requests node:http answered itself (parse errors, timeouts) */
+  observeRequest?: RequestObserver;
+}
+
+export interface Listening {
+  server: Server;
+  port: number;
+  /** stops accepting, answers what arrived (Connection: close), waits up to graceMs, then cuts the rest */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * A node:http server that drains gracefully: node's close() destroys idle keep-alive connections at
+ * once, resetting a request that is already on its way (in the socket buffer, not yet parsed).
+ */
+class DrainingServer extends Server {
+  #holdIdle = false;
+  readonly #sockets = new Set<Socket>();
+  #draining = false;
+
+  constructor(timeouts: Timeouts, listener: RequestListener) {
+    super({
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      keepAliveTimeout: timeouts.keepAliveMs,
+      connectionsCheckingInterval: CHECK_INTERVAL_MS,
+    });
+    this.on("request", (req, res) => {
+      // during the drain every answer closes its connection, so no client sends another request on it
+      if (this.#draining) res.shouldKeepAlive = false;
+      listener(req, res);
+    });
+    this.on("connection", (s: Socket) => {
+      this.#sockets.add(s);
+      s.once("close", () => this.#sockets.delete(s));
+    });
+  }
+
+  override closeIdleConnections(): void {
+    if (!this.#holdIdle) super.closeIdleConnections();
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    this.#draining = true;
+    for (const s of this.#sockets) {
+      const res = (s as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
+    }
+    this.#holdIdle = true;
+    const closed = new Promise<void>((resolve) => this.close(() => resolve()));
+    await new Promise((r) => setTimeout(r, DRAIN_LINGER_MS));
+    await new Promise((r) => setImmediate(r)); // after a poll phase: pending input has been read
+    this.#holdIdle = false;
+    this.closeIdleConnections();
+    // a connection whose answer was under way at drain start turns idle only once it is sent
+    const sweep = setInterval(() => this.closeIdleConnections(), 50);
+    const timer = setTimeout(() => this.closeAllConnections(), graceMs);
+    await closed;
+    clearInterval(sweep);
+    clearTimeout(timer);
+  }
+}
+
+export async function listen(listener: RequestListener, host: string, port: number, opts: ListenOptions = {}): Promise<Listening> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const server = new DrainingServer(timeouts, listener);
+  server.on("clientError", (err: Error & { code?: string }, socket) => {
+    const started = performance.now();
+    const answer = writeClientError(err, socket);
+    // a request whose handler runs (a timed-out body) is reported by that handler
+    if (!answer || answer.req) return;
+    const route = "unmatched";
+    opts.observeRequest?.({
+      method: "UNKNOWN",
+      route,
+      path: route,
+      status: answer.status,
+      durationMs: performance.now() - started,
+      requestId: answer.requestId,
+      bytesIn: 0,
+      bytesOut: answer.bytesOut,
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve({ server, port: (server.address() as AddressInfo).port, close: (graceMs) => server.drain(graceMs) });
+    });
+  });
+}

@@ -1,0 +1,29 @@
+import { ensureDevJwks, loadSigningKeys, SigningKeyError, type Config } from "@talos/core";
+import type { Logger } from "@talos/http";
+import { StartupError } from "./errors.js";
+
+/** JWT signing keys (SPEC.md §10.4); in dev mode without URLs, the persisted generated key. */
+export async function signingKeys(config: Config, logger: Logger, devDir: string | undefined) {
+  const jwt = config.credentials.derived_tokens.jwt;
+  let urls = jwt.signing_keys.urls;
+  if (devDir !== undefined && urls.length === 0) {
+    const dev = await ensureDevJwks(devDir);
+    logger.warn(
+      { file: dev.file },
+      dev.created
+        ? "DEV MODE: generated an Ed25519 JWT signing key and saved it (mode 0600); tokens signed now verify only while this file is kept"
+        : "DEV MODE: JWT signing key loaded from the development key file",
+    );
+    if (dev.looseMode) logger.warn({ file: dev.file }, "the development key file is accessible to other users; restrict it with chmod 600");
+    urls = [dev.url];
+  }
+  try {
+    const keys = await loadSigningKeys(urls, { signingKeyId: jwt.signing_key_id });
+    for (const w of keys.warnings) logger.warn({}, w);
+    if (keys.signerProblem) logger.warn({ signing_key_id: jwt.signing_key_id }, `${keys.signerProblem}: JWT derivation answers 500`);
+    return keys;
+  } catch (e) {
+    if (e instanceof SigningKeyError) throw new StartupError(e.message);
+    throw e;
+  }
+}
