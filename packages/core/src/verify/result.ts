@@ -4,6 +4,15 @@ import type { CachedKey } from "./cache.js";
 export type CredentialType = "issued" | "imported" | "jwt" | "macaroon";
 export type CacheOutcome = "HIT" | "MISS" | "SKIP";
 
+/**
+ * The batch's `Ory-Talos-Cache` from its items' outcomes (SPEC.md §7.5): SKIP when no item consulted
+ * the cache, else MISS when any item missed, else HIT.
+ */
+export function combineCacheOutcomes(a: CacheOutcome, b: CacheOutcome): CacheOutcome {
+  if (a === "MISS" || b === "MISS") return "MISS";
+  return a === "HIT" || b === "HIT" ? "HIT" : "SKIP";
+}
+
 /** The outcome of one verification (SPEC.md §7.4), transport-neutral. Times are ms since epoch. */
 export interface Verification {
   isValid: boolean;
