@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { parseDuration, parseProtoDurationSeconds, parseCidr } from "@talos/core";
+import { parseProtoDurationSeconds, parseCidr, parseTtl } from "@talos/core";
 
-const MAX_TTL_MS = 315_360_000_000;
 const MAX_INT64 = Number.MAX_SAFE_INTEGER;
 const utf8 = new TextEncoder();
 
@@ -42,18 +41,12 @@ export const metadataField = structField().refine((v) => !unstorable(v), UNSTORA
 
 /** ttl (SPEC.md §3.3): Go, protobuf or extended duration; "" and "0s" mean "use the default" (undefined). */
 export const ttlField = z.string(expected("a duration string such as \"3600s\", \"720h\" or \"30d\"")).transform((v, ctx): number | undefined => {
-  if (v === "") return undefined;
-  const ms = parseDuration(v);
-  if (ms === null) {
-    ctx.addIssue({ code: "custom", message: `invalid duration ${JSON.stringify(v)}` });
+  const ttl = parseTtl(v);
+  if ("error" in ttl) {
+    ctx.addIssue({ code: "custom", message: ttl.error });
     return z.NEVER;
   }
-  if (ms === 0) return undefined;
-  if (ms < 1000 || ms > MAX_TTL_MS) {
-    ctx.addIssue({ code: "custom", message: "must be between 1s and 315360000s" });
-    return z.NEVER;
-  }
-  return ms;
+  return ttl.ms;
 });
 
 /** int64: JSON number or decimal string, a safe integer. */
