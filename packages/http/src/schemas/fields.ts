@@ -1,7 +1,13 @@
 import { z } from "zod";
-import { parseProtoDurationSeconds, parseCidr, parseTtl } from "@talos/core";
+import {
+  RATE_LIMIT_QUOTA_MAX,
+  RATE_LIMIT_WINDOW_MAX_SECONDS,
+  parseCidr,
+  parseProtoDurationSeconds,
+  parseTtl,
+  rateLimitUnitProblem,
+} from "@talos/core";
 
-const MAX_INT64 = Number.MAX_SAFE_INTEGER;
 const utf8 = new TextEncoder();
 
 /** Error option: "is required" when absent, "must be <what>" for a wrong type. */
@@ -62,20 +68,27 @@ export const int64Field = z.union([z.number(), z.string()], expected("an integer
 export const rateLimitPolicyField = z
   .object(
     {
-      quota: int64Field.refine((n) => n >= 1 && n <= MAX_INT64, "must be between 1 and 9007199254740991"),
+      quota: int64Field.refine((n) => n >= 1 && n <= RATE_LIMIT_QUOTA_MAX, `must be between 1 and ${RATE_LIMIT_QUOTA_MAX}`),
       window: z.string(expected("a duration string such as \"60s\"")).transform((v, ctx): number => {
         const s = parseProtoDurationSeconds(v);
         if (s === null) {
           ctx.addIssue({ code: "custom", message: `invalid duration ${JSON.stringify(v)}; use seconds such as "60s"` });
           return z.NEVER;
         }
-        if (s < 1 || s > 315_360_000) {
-          ctx.addIssue({ code: "custom", message: "must be between 1s and 315360000s" });
+        if (s < 1 || s > RATE_LIMIT_WINDOW_MAX_SECONDS) {
+          ctx.addIssue({ code: "custom", message: `must be between 1s and ${RATE_LIMIT_WINDOW_MAX_SECONDS}s` });
           return z.NEVER;
         }
         return s;
       }),
-      unit: storedString().max(64, "must be at most 64 characters").optional(),
+      unit: z
+        .string(expected("a string"))
+        .transform((v, ctx) => {
+          const problem = rateLimitUnitProblem(v);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+          return v;
+        })
+        .optional(),
     },
     expected("an object"),
   )
