@@ -1,4 +1,4 @@
-import { ConfigurationError, MAX_BATCH_VERIFY, NO_SIGNING_KEYS, TalosError, revokeKey, type ParsedIp, type VerifyOptions } from "@talos/core";
+import { ConfigurationError, MAX_BATCH_VERIFY, NO_SIGNING_KEYS, TalosError, TokenAlgorithm, revokeKey, type ParsedIp, type VerifyOptions } from "@talos/core";
 import {
   BatchVerifyApiKeysRequest,
   BatchVerifyApiKeysResponse,
@@ -113,7 +113,7 @@ export function verifyRoutes(deps: AppDeps): RouteDef[] {
         if (!b.credential) throw credentialRequired();
         if (!deps.tokens) throw new ConfigurationError(NO_SIGNING_KEYS);
         const t = await deps.tokens.derive(
-          { credential: b.credential, algorithm: b.algorithm ?? 0, ttlMs: b.ttl, scopes: b.scopes, customClaims: b.custom_claims },
+          { credential: b.credential, algorithm: b.algorithm ?? TokenAlgorithm.UNSPECIFIED, ttlMs: b.ttl, scopes: b.scopes, customClaims: b.custom_claims },
           clientIp(deps, c),
         );
         return json(200, { token: { token: t.token, expire_time: timestampMs(t.expireTime), scopes: t.scopes, claims: t.claims } });

@@ -1,7 +1,10 @@
-import { KeyStatus, VerificationError, type RateLimitPolicy } from "../types.js";
+import { INTERNAL_MESSAGE } from "../errors.js";
+import { KeyStatus, KeyVisibility, VerificationError, type KeyKind, type RateLimitPolicy } from "../types.js";
 import type { CachedKey } from "./cache.js";
 
-export type CredentialType = "issued" | "imported" | "jwt" | "macaroon";
+/** The derived-token kinds, verified without storage. */
+export type TokenType = "jwt" | "macaroon";
+export type CredentialType = KeyKind | TokenType;
 export type CacheOutcome = "HIT" | "MISS" | "SKIP";
 
 /**
@@ -23,7 +26,7 @@ export interface Verification {
   expireTime: number | null;
   metadata: Record<string, unknown> | null;
   rateLimitPolicy: RateLimitPolicy | null;
-  visibility: number;
+  visibility: KeyVisibility;
   issuer: string;
   errorCode: VerificationError;
   errorMessage: string;
@@ -49,7 +52,7 @@ const EMPTY: Verification = {
   expireTime: null,
   metadata: null,
   rateLimitPolicy: null,
-  visibility: 0,
+  visibility: KeyVisibility.UNSPECIFIED,
   issuer: "",
   errorCode: VerificationError.UNSPECIFIED,
   errorMessage: "",
@@ -68,7 +71,7 @@ export const MESSAGES: Record<number, string> = {
   [VerificationError.REVOKED]: "API key revoked",
   [VerificationError.NOT_FOUND]: "API key not found",
   [VerificationError.SIGNATURE_INVALID]: "signature invalid",
-  [VerificationError.INTERNAL]: "An internal server error occurred.",
+  [VerificationError.INTERNAL]: INTERNAL_MESSAGE,
   [VerificationError.IP_NOT_ALLOWED]: "client IP address not allowed",
   [VerificationError.RATE_LIMITED]: "rate limit exceeded",
 };
@@ -91,7 +94,7 @@ export function keyOutcome(rec: CachedKey, code: VerificationError, issuer: stri
     expireTime: rec.expireTime,
     metadata: rec.metadata,
     rateLimitPolicy: ok || code === VerificationError.RATE_LIMITED ? rec.rateLimitPolicy : null,
-    visibility: ok ? rec.visibility || 1 : 0,
+    visibility: ok ? rec.visibility || KeyVisibility.SECRET : KeyVisibility.UNSPECIFIED,
     issuer: ok ? issuer : "",
     errorCode: code,
     errorMessage: ok ? "" : (MESSAGES[code] ?? ""),

@@ -7,7 +7,7 @@ import { toCachedKey, type CachedKey, type KeyCache } from "./cache.js";
 import { createKeyReader } from "./key-reader.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { StoreUnavailableError } from "../store/errors.js";
-import { bareFailure, combineCacheOutcomes, keyOutcome, type CacheOutcome, type Verification } from "./result.js";
+import { bareFailure, combineCacheOutcomes, keyOutcome, type CacheOutcome, type TokenType, type Verification } from "./result.js";
 
 export type CacheMode = "default" | "no-cache" | "no-store";
 
@@ -24,7 +24,7 @@ export interface Limiter {
 
 /** Verifies derived tokens (JWT, macaroon) without storage access. */
 export interface TokenVerifier {
-  verify(type: "jwt" | "macaroon", credential: string, clientIp: ParsedIp | null): Promise<Verification>;
+  verify(type: TokenType, credential: string, clientIp: ParsedIp | null): Promise<Verification>;
 }
 
 export interface VerifierDeps {
@@ -39,7 +39,7 @@ export interface VerifierDeps {
 }
 
 /** A credential after routing and the CPU-only checks: either a lookup to do, or a final answer. */
-type Lookup = { kind: KeyKind; keyId: string } | { done: Verification } | { token: "jwt" | "macaroon" };
+type Lookup = { kind: KeyKind; keyId: string } | { done: Verification } | { token: TokenType };
 
 /**
  * One key lookup on its way through the pipeline (cache check, read, fill, evaluate). A single
@@ -184,7 +184,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     return finish(v, rec, now);
   }
 
-  async function token(type: "jwt" | "macaroon", credential: string, opts: VerifyOptions): Promise<Verification> {
+  async function token(type: TokenType, credential: string, opts: VerifyOptions): Promise<Verification> {
     const v = deps.tokens ? await deps.tokens.verify(type, credential, opts.clientIp) : bareFailure(VerificationError.INVALID_FORMAT, type);
     deps.observe?.(v);
     return v;

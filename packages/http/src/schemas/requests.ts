@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KeyVisibility, RevocationReason } from "@talos/core";
 import { KEY_VISIBILITY, REVOCATION_REASON, TOKEN_ALGORITHM, enumInput } from "./enums.js";
 import {
   credentialField,
@@ -37,7 +38,7 @@ const toCreateInput = (b: z.output<z.ZodObject<typeof keyCreateFields>>) => ({
   rateLimitPolicy: b.rate_limit_policy ?? null,
   allowedCidrs: b.ip_restriction ?? null,
   requestId: b.request_id || undefined,
-  visibility: b.visibility ?? 0,
+  visibility: b.visibility ?? KeyVisibility.UNSPECIFIED,
 });
 
 export const IssueApiKeyRequest = z.object(keyCreateFields).transform(toCreateInput).meta({ id: "IssueApiKeyRequest" });
@@ -85,7 +86,7 @@ export const RevokeApiKeyBody = z
     reason: enumInput(REVOCATION_REASON).optional(),
     description: storedString().max(1024, "must be at most 1024 characters").optional(),
   })
-  .transform((b) => ({ reason: b.reason ?? 0, description: b.description ?? "" }))
+  .transform((b) => ({ reason: b.reason ?? RevocationReason.UNSPECIFIED, description: b.description ?? "" }))
   .meta({ id: "AdminRevokeApiKeyBody" });
 
 export const VerifyApiKeyRequest = z.object({ credential: credentialField.optional() }).meta({ id: "VerifyApiKeyRequest" });
