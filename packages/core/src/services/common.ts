@@ -6,6 +6,17 @@ import type { Repo } from "../store/types.js";
 import { KeyVisibility, keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy } from "../types.js";
 import type { ServiceContext } from "./context.js";
 
+/** Limits of a key's fields (SPEC.md §6.1, §5.2): the transport validates against these. */
+export const KEY_FIELD_LIMITS = {
+  nameChars: 256,
+  actorIdChars: 256,
+  scopes: 64,
+  scopeChars: 128,
+  metadataBytes: 4096,
+  requestIdChars: 36,
+  allowedCidrs: 64,
+} as const;
+
 /** Fields every create (issue, import) accepts, already validated by the transport. */
 export interface CreateFields {
   name: string;

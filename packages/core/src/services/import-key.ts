@@ -4,6 +4,9 @@ import type { KeyRecord } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
+/** Longest raw key an import accepts (SPEC.md §6.7). */
+export const RAW_KEY_MAX_CHARS = 4096;
+
 export interface ImportInput extends CreateFields {
   rawKey: string;
 }

@@ -55,6 +55,9 @@ interface KeyStep {
   failed: boolean;
 }
 
+/** Longest credential verify, batch verify, derive and self-revoke accept (SPEC.md §7.3). */
+export const CREDENTIAL_MAX_CHARS = 8192;
+
 /** Batch verify takes 1 to this many credentials (SPEC.md §7.5). */
 export const MAX_BATCH_VERIFY = 100;
 
