@@ -50,8 +50,8 @@ export function parseDurationExact(text: string): number | null {
 }
 
 /** Bounds of a request's `ttl` (SPEC.md §3.3): 1 s to 315360000 s (10 × 365 days). */
-export const TTL_MIN_MS = 1000;
-export const TTL_MAX_MS = 315_360_000_000;
+const TTL_MIN_MS = 1000;
+const TTL_MAX_MS = 315_360_000_000;
 
 /**
  * A request's `ttl` (issue, import, derive; SPEC.md §3.3): `ms` is undefined for "" or an exact zero
@@ -75,11 +75,6 @@ export function parseProtoDurationSeconds(text: string): number | null {
   const secs = Number(m[2]);
   if (!Number.isSafeInteger(secs)) return null;
   return m[1] === "-" ? -secs : secs;
-}
-
-/** Formats whole-second durations for output (`"60s"`). */
-export function formatSeconds(seconds: number): string {
-  return `${seconds}s`;
 }
 
 /** Human form for messages: "720h", "90s". */

@@ -1,7 +1,7 @@
 /** Bounds of a key's `rate_limit_policy` (SPEC.md §5.2), checked wherever a policy is written. */
 export const RATE_LIMIT_QUOTA_MAX = Number.MAX_SAFE_INTEGER;
 export const RATE_LIMIT_WINDOW_MAX_SECONDS = 315_360_000;
-export const RATE_LIMIT_UNIT_MAX_CHARS = 64;
+const RATE_LIMIT_UNIT_MAX_CHARS = 64;
 
 // The unit is echoed as `qu="<unit>"` in RateLimit-Policy: visible ASCII without '"' or '\'
 // can stand in a quoted string as it is, so it can neither break the header nor add parameters.

@@ -65,7 +65,7 @@ const EMPTY: Verification = {
   limiter: null,
 };
 
-export const MESSAGES: Record<number, string> = {
+const MESSAGES: Record<number, string> = {
   [VerificationError.INVALID_FORMAT]: "invalid credential format",
   [VerificationError.EXPIRED]: "API key expired",
   [VerificationError.REVOKED]: "API key revoked",
