@@ -214,6 +214,18 @@ describe.each(testDatabases())("batch import on $name", (db) => {
       expect(await listAll(s, `actor_id="${who}"`)).toEqual([]);
     });
 
+    it("an item with a tiny non-zero ttl (1ns, 1µs, 0.0000000001s) is INVALID_ARGUMENT, not imported with the default expiry", async () => {
+      const who = actor("tiny-ttl");
+      const ttls = ["1ns", "100ns", "1us", "1µs", "0.0000000001s"];
+      const res = await batch(s, [{ raw_key: newRaw(), name: "ok", actor_id: who }, ...ttls.map((ttl) => ({ raw_key: newRaw(), name: "t", actor_id: who, ttl }))]);
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.success_count).toBe(1);
+      expect(res.body.results.slice(1).map((r: { error_code: string; error_message: string }) => [r.error_code, r.error_message])).toEqual(
+        ttls.map((_, i) => [E.INVALID, `requests[${i + 1}].ttl: must be between 1s and 315360000s`]),
+      );
+      expect(await listAll(s, `actor_id="${who}"`)).toHaveLength(1);
+    });
+
     it("camelCase items, the full resource per success, results ordered by index", async () => {
       const who = actor("camel");
       const raws = [newRaw(), newRaw()];

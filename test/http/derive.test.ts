@@ -217,6 +217,10 @@ describe("derive: request and parent checks (SPEC.md §10.1)", () => {
     expectBadRequest(await derive(s, { credential: secret, ttl: "2d" }), "ttl", "ttl exceeds the configured maximum of 24h");
     expectBadRequest(await derive(s, { credential: secret, ttl: "-5s" }), "ttl");
     expectBadRequest(await derive(s, { credential: secret, ttl: "soon" }), "ttl");
+    // a tiny non-zero ttl is below the 1 s minimum, not "use the default" (1h)
+    for (const ttl of ["1ns", "100ns", "1us", "1µs", "0.0000000001s", "1ms", "0.5s"]) {
+      expectBadRequest(await derive(s, { credential: secret, ttl }), "ttl", "ttl: must be between 1s and 315360000s");
+    }
   });
 
   it("ttl: never beyond the parent's remaining lifetime", async () => {

@@ -233,6 +233,12 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
       expectError(over, 400, "INVALID_ARGUMENT", "BAD_REQUEST");
       expect(over.body.error.message).toMatch(/^ttl \S+ exceeds the project maximum of \S+$/);
       expect(over.body.error.details[0].metadata.field).toBe("ttl");
+      // a tiny non-zero ttl is below the 1 s minimum, not "use the default"
+      for (const ttl of ["1ns", "100ns", "1us", "1µs", "0.0000000001s"]) {
+        const tiny = await req("POST", BASE, { raw_key: newRaw(), name: "t", actor_id: actor("ttl"), ttl });
+        expectError(tiny, 400, "INVALID_ARGUMENT", "BAD_REQUEST", "ttl: must be between 1s and 315360000s");
+        expect(tiny.body.error.details[0].metadata.field, ttl).toBe("ttl");
+      }
     });
 
     it("treats the raw key byte-exactly (no trimming, case-sensitive, UTF-8)", async () => {

@@ -177,6 +177,10 @@ describe.each(testDatabases())("issued keys on $name", (db) => {
       expectBadRequest(await s.request("POST", ISSUED, { ttl }), "ttl");
     });
 
+    it.each(["1ns", "100ns", "1us", "1µs", "0.0000000001s", "999ms"])("rejects the non-zero ttl %j below 1s instead of using the default", async (ttl) => {
+      expectBadRequest(await s.request("POST", ISSUED, { ttl }), "ttl", "ttl: must be between 1s and 315360000s");
+    });
+
     it("max_ttl 0: no ttl means never expires; long ttls up to 10 years are allowed", async () => {
       const none = await issue(b, {});
       expect(none.key.expire_time).toBeNull();

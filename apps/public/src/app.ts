@@ -1,4 +1,4 @@
-import { selfRevoke } from "@talos/core";
+import { RevocationReason, selfRevoke } from "@talos/core";
 import {
   ErrorEnvelope,
   SelfRevokeApiKeyRequest,
@@ -31,7 +31,7 @@ export function publicRoutes(deps: AppDeps): RouteDef[] {
       },
       handler: async (c) => {
         const b = await readBody(c, SelfRevokeApiKeyRequest);
-        await selfRevoke(ctx, b.credential ?? "", b.reason ?? 0);
+        await selfRevoke(ctx, b.credential ?? "", b.reason ?? RevocationReason.UNSPECIFIED);
         return json(200, {});
       },
     },

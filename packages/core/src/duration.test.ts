@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration, parseProtoDurationSeconds, formatDurationMs, formatGoDuration } from "./duration.js";
+import { parseDuration, parseDurationExact, parseProtoDurationSeconds, parseTtl, formatDurationMs, formatGoDuration } from "./duration.js";
 
 describe("parseDuration", () => {
   it.each([
@@ -22,6 +22,41 @@ describe("parseDuration", () => {
 
   it.each(["", "abc", "5", "1h 2m", "h", "1x", "1.2.3s", "--1s"])("rejects %j", (text) => {
     expect(parseDuration(text)).toBeNull();
+  });
+});
+
+describe("parseDurationExact", () => {
+  it("keeps sub-millisecond parts, so a tiny duration is not zero", () => {
+    expect(parseDurationExact("1ns")).toBeCloseTo(1e-6, 12);
+    expect(parseDurationExact("0.0000000001s")).toBeGreaterThan(0);
+    expect(parseDurationExact("-1us")).toBeLessThan(0);
+    expect(parseDurationExact("0s")).toBe(0);
+    expect(parseDurationExact("0.000ns")).toBe(0);
+    expect(parseDurationExact("1.5s")).toBe(1500);
+  });
+});
+
+describe("parseTtl (SPEC.md §3.3)", () => {
+  it.each(["", "0", "0s", "0.0s", "0ns", "-0s"])("%j means use the default", (text) => {
+    expect(parseTtl(text)).toEqual({ ms: undefined });
+  });
+  it.each([
+    ["1s", 1000],
+    ["1.5s", 1500],
+    ["1.0009s", 1000],
+    ["315360000s", 315_360_000_000],
+    ["10y", 315_360_000_000],
+  ])("%j -> %d ms", (text, ms) => {
+    expect(parseTtl(text)).toEqual({ ms });
+  });
+  it.each(["1ns", "100ns", "1us", "1µs", "1μs", "0.0000000001s", "1ms", "999ms", "0.5s", "0.9999999s", "-5s", "315360000.001s"])(
+    "%j is out of range (never the default)",
+    (text) => {
+      expect(parseTtl(text)).toEqual({ error: "must be between 1s and 315360000s" });
+    },
+  );
+  it("names a malformed value", () => {
+    expect(parseTtl("soon")).toEqual({ error: 'invalid duration "soon"' });
   });
 });
 

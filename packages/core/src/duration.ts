@@ -22,6 +22,12 @@ const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|mo|s|m|h|d|w|y)/y;
 
 /** Parses a Go/extended duration; returns null when malformed. A leading "-" yields a negative value. */
 export function parseDuration(text: string): number | null {
+  const ms = parseDurationExact(text);
+  return ms === null ? null : Math.trunc(ms);
+}
+
+/** parseDuration without the truncation: fractional ms, so "1ns" is not mistaken for zero. */
+export function parseDurationExact(text: string): number | null {
   let s = text.trim();
   if (s === "") return null;
   let sign = 1;
@@ -40,7 +46,24 @@ export function parseDuration(text: string): number | null {
     pos = PART.lastIndex;
   }
   if (pos === 0 || !Number.isFinite(total)) return null;
-  return sign * Math.trunc(total);
+  return total === 0 ? 0 : sign * total;
+}
+
+/** Bounds of a request's `ttl` (SPEC.md §3.3): 1 s to 315360000 s (10 × 365 days). */
+const TTL_MIN_MS = 1000;
+const TTL_MAX_MS = 315_360_000_000;
+
+/**
+ * A request's `ttl` (issue, import, derive; SPEC.md §3.3): `ms` is undefined for "" or an exact zero
+ * ("use the default"). Anything else outside the bounds, however small ("1ns"), is an `error`.
+ */
+export function parseTtl(text: string): { ms: number | undefined } | { error: string } {
+  if (text === "") return { ms: undefined };
+  const exact = parseDurationExact(text);
+  if (exact === null) return { error: `invalid duration ${JSON.stringify(text)}` };
+  if (exact === 0) return { ms: undefined };
+  if (exact < TTL_MIN_MS || exact > TTL_MAX_MS) return { error: `must be between ${TTL_MIN_MS / 1000}s and ${TTL_MAX_MS / 1000}s` };
+  return { ms: Math.trunc(exact) };
 }
 
 const PROTO = /^(-?)(\d+)(?:\.(\d{1,9}))?s$/;
@@ -52,11 +75,6 @@ export function parseProtoDurationSeconds(text: string): number | null {
   const secs = Number(m[2]);
   if (!Number.isSafeInteger(secs)) return null;
   return m[1] === "-" ? -secs : secs;
-}
-
-/** Formats whole-second durations for output (`"60s"`). */
-export function formatSeconds(seconds: number): string {
-  return `${seconds}s`;
 }
 
 /** Human form for messages: "720h", "90s". */

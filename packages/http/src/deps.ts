@@ -1,31 +1,7 @@
 import type { Context } from "hono";
-import { resolveClientIp, type CacheMode, type Config, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
+import { resolveClientIp, type CacheMode, type Config, type DerivedTokenService, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
 import type { Logger } from "./logger.js";
 import type { RequestObserver } from "./respond.js";
-
-/** Derived-token surface (JWT/macaroon minting and the JWKS); null until configured. */
-export interface TokenService {
-  derive(input: DeriveInput, clientIp: ParsedIp | null): Promise<DeriveOutput>;
-  /** public JWK set; throws a ConfigurationError (500 naming the setting) when no asymmetric key is configured */
-  jwks(): { keys: Record<string, unknown>[] };
-  /** why JWTs cannot be signed and which setting fixes it (the readiness detail); null when they can */
-  readonly signerAdvice?: string | null;
-}
-
-export interface DeriveInput {
-  credential: string;
-  algorithm: number;
-  ttlMs?: number;
-  scopes?: string[];
-  customClaims?: Record<string, unknown>;
-}
-
-export interface DeriveOutput {
-  token: string;
-  expireTime: number;
-  scopes: string[];
-  claims: Record<string, unknown>;
-}
 
 /** The serve.http settings the HTTP layer itself reads: CORS, where the client IP comes from. */
 export type HttpSettings = Pick<Config["serve"]["http"], "cors" | "client_ip_source">;
@@ -41,7 +17,8 @@ export interface AppDeps {
   readonly http: HttpSettings;
   readonly logger: Logger;
   readonly version: string;
-  readonly tokens: TokenService | null;
+  /** derived tokens (JWT/macaroon minting and the JWKS); null until configured */
+  readonly tokens: DerivedTokenService | null;
   /** resolves when the database answers and the schema is current; throws otherwise */
   ready(): Promise<void>;
   /** true once shutdown started: readiness fails, in-flight requests finish */

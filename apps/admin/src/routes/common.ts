@@ -1,4 +1,4 @@
-import { badRequest } from "@talos/core";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, badRequest } from "@talos/core";
 import {
   ErrorEnvelope,
   UpdateApiKeyFields,
@@ -24,6 +24,8 @@ const DESCRIPTIONS: Record<number, string> = {
 export function errors(...codes: number[]) {
   return Object.fromEntries(codes.map((c) => [c, { description: DESCRIPTIONS[c] ?? "Error", schema: ErrorEnvelope }]));
 }
+
+export const PAGE_SIZE_DOC = `1..${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}`;
 
 export function listInput(c: Ctx): ListInput {
   const url = new URL(c.req.url);

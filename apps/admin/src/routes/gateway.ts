@@ -41,7 +41,7 @@ export function gatewayRoutes(deps: AppDeps): RouteDef[] {
 }
 
 /** `Authorization: Bearer <credential>` (scheme case-insensitive), else `X-API-Key`. */
-export function gatewayCredential(c: Ctx): string {
+function gatewayCredential(c: Ctx): string {
   const auth = c.req.header("authorization")?.trim();
   if (auth) {
     const m = /^bearer[ \t]+(\S+)$/i.exec(auth);

@@ -1,4 +1,4 @@
-import { batchImportKeys, deleteImportedKey, getKey, importKey, listKeys, revokeKey, updateKey, TalosError, type BatchItem } from "@talos/core";
+import { BatchError, INTERNAL_MESSAGE, batchImportKeys, deleteImportedKey, getKey, importKey, listKeys, revokeKey, updateKey, TalosError, type BatchItem } from "@talos/core";
 import {
   BATCH_CREATE_ERROR,
   BatchCreateImportedApiKeysRequest,
@@ -16,20 +16,20 @@ import {
   type AppDeps,
   type RouteDef,
 } from "@talos/http";
-import { errors, listInput, updateInput } from "./common.js";
+import { PAGE_SIZE_DOC, errors, listInput, updateInput } from "./common.js";
 
 const TAG = ["ImportedApiKeys"];
 const location = (keyId: string) => ({ Location: `/v2alpha1/admin/importedApiKeys/${keyId}` });
 
 /** SPEC.md §6.9: when every item fails, the most frequent failure picks the envelope. */
 const ALL_FAILED: Record<number, (first: string) => TalosError> = {
-  1: (first) => new TalosError("bad_request", first),
-  2: () => new TalosError("conflict", "all keys in batch already exist"),
-  3: (first) => new TalosError("failed_precondition", first),
-  5: () => new TalosError("api_key_quota_exceeded", "API key quota exceeded"),
-  4: () => new TalosError("internal_server_error", "An internal server error occurred."),
+  [BatchError.INVALID_ARGUMENT]: (first) => new TalosError("bad_request", first),
+  [BatchError.ALREADY_EXISTS]: () => new TalosError("conflict", "all keys in batch already exist"),
+  [BatchError.FAILED_PRECONDITION]: (first) => new TalosError("failed_precondition", first),
+  [BatchError.RESOURCE_EXHAUSTED]: () => new TalosError("api_key_quota_exceeded", "API key quota exceeded"),
+  [BatchError.INTERNAL]: () => new TalosError("internal_server_error", INTERNAL_MESSAGE),
 };
-const TIE_ORDER = [1, 2, 3, 5, 4];
+const TIE_ORDER = [BatchError.INVALID_ARGUMENT, BatchError.ALREADY_EXISTS, BatchError.FAILED_PRECONDITION, BatchError.RESOURCE_EXHAUSTED, BatchError.INTERNAL];
 
 export function importedRoutes(deps: AppDeps): RouteDef[] {
   const ctx = deps.ctx;
@@ -88,7 +88,7 @@ export function importedRoutes(deps: AppDeps): RouteDef[] {
       operationId: "adminListImportedApiKeys",
       summary: "List imported keys ordered by key_id",
       tags: TAG,
-      query: { page_size: "1..1000, default 50", page_token: "from next_page_token", filter: 'actor_id="x" AND status=KEY_STATUS_ACTIVE' },
+      query: { page_size: PAGE_SIZE_DOC, page_token: "from next_page_token", filter: 'actor_id="x" AND status=KEY_STATUS_ACTIVE' },
       responses: { 200: { description: "A page", schema: ListImportedApiKeysResponse }, ...errors(400) },
       handler: async (c) => {
         const out = await listKeys(ctx, "imported", listInput(c));
@@ -147,7 +147,7 @@ export function importedRoutes(deps: AppDeps): RouteDef[] {
 function allFailed(results: { errorCode: number; errorMessage: string }[]): TalosError {
   const counts = new Map<number, number>();
   for (const r of results) counts.set(r.errorCode, (counts.get(r.errorCode) ?? 0) + 1);
-  const dominant = TIE_ORDER.reduce((best, code) => ((counts.get(code) ?? 0) > (counts.get(best) ?? 0) ? code : best), TIE_ORDER[0]!);
+  const dominant = TIE_ORDER.reduce<number>((best, code) => ((counts.get(code) ?? 0) > (counts.get(best) ?? 0) ? code : best), BatchError.INVALID_ARGUMENT);
   const first = results.find((r) => r.errorCode === dominant)?.errorMessage ?? "";
   const err = ALL_FAILED[dominant]!(first);
   err.metadata.failure_count = String(results.length);

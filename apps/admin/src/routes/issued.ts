@@ -16,7 +16,7 @@ import {
   type AppDeps,
   type RouteDef,
 } from "@talos/http";
-import { errors, listInput, updateInput } from "./common.js";
+import { PAGE_SIZE_DOC, errors, listInput, updateInput } from "./common.js";
 
 const TAG = ["IssuedApiKeys"];
 const location = (keyId: string) => ({ Location: `/v2alpha1/admin/issuedApiKeys/${keyId}` });
@@ -49,7 +49,7 @@ export function issuedRoutes(deps: AppDeps): RouteDef[] {
       operationId: "adminListIssuedApiKeys",
       summary: "List issued keys ordered by key_id",
       tags: TAG,
-      query: { page_size: "1..1000, default 50", page_token: "from next_page_token", filter: 'actor_id="x" AND status=KEY_STATUS_ACTIVE' },
+      query: { page_size: PAGE_SIZE_DOC, page_token: "from next_page_token", filter: 'actor_id="x" AND status=KEY_STATUS_ACTIVE' },
       responses: { 200: { description: "A page", schema: ListIssuedApiKeysResponse }, ...errors(400) },
       handler: async (c) => {
         const out = await listKeys(ctx, "issued", listInput(c));

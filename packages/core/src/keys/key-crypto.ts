@@ -1,6 +1,7 @@
 import type { Config } from "../config/types.js";
 import type { Clock } from "../clock.js";
 import { createIssuedKeyChecker, mintIssuedKey, type ParsedIssuedKey } from "./issued-key.js";
+import { KeyVisibility } from "../types.js";
 import { routeCredential, type CredentialRoute } from "./route.js";
 
 /**
@@ -41,7 +42,7 @@ export function createKeyCrypto(config: Config, clock: Clock): KeyCrypto {
     checkIssued,
     mint: (keyId, visibility, nowMs) =>
       mintIssuedKey({
-        prefix: visibility === 2 && api_keys.prefix.public_current ? api_keys.prefix.public_current : api_keys.prefix.current,
+        prefix: visibility === KeyVisibility.PUBLIC && api_keys.prefix.public_current ? api_keys.prefix.public_current : api_keys.prefix.current,
         secret: hmac.current,
         keyId,
         unixSeconds: Math.floor(nowMs / 1000),

@@ -2,6 +2,7 @@ export { gcra, tatExpiryMs } from "./gcra.js";
 export type { GcraResult, Tat } from "./gcra.js";
 export type { RateDecision, RateLimiter } from "./types.js";
 export { createMemoryRateLimiter } from "./memory.js";
+export * from "./policy.js";
 export { createRedisRateLimiter, REDIS_KEY_PREFIX } from "./redis.js";
 export { createRedisClient, parseRedisAddr } from "./redis-client.js";
 export type { RedisClientConfig } from "./redis-client.js";

@@ -1,10 +1,21 @@
 import { createHash } from "node:crypto";
-import { TalosError, notFound } from "../errors.js";
+import { TalosError, badRequest, notFound } from "../errors.js";
 import { formatGoDuration } from "../duration.js";
 import { isImportedKeyId, isUuid } from "../keys/ids.js";
 import type { Repo } from "../store/types.js";
-import { keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy } from "../types.js";
+import { KeyVisibility, keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy } from "../types.js";
 import type { ServiceContext } from "./context.js";
+
+/** Limits of a key's fields (SPEC.md §6.1, §5.2): the transport validates against these. */
+export const KEY_FIELD_LIMITS = {
+  nameChars: 256,
+  actorIdChars: 256,
+  scopes: 64,
+  scopeChars: 128,
+  metadataBytes: 4096,
+  requestIdChars: 36,
+  allowedCidrs: 64,
+} as const;
 
 /** Fields every create (issue, import) accepts, already validated by the transport. */
 export interface CreateFields {
@@ -48,7 +59,17 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
-const VIS = ["KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_PUBLIC"];
+/** A requested visibility as stored: PUBLIC, or SECRET for anything else (UNSPECIFIED means SECRET). */
+export function storedVisibility(requested: number): KeyVisibility {
+  return requested === KeyVisibility.PUBLIC ? KeyVisibility.PUBLIC : KeyVisibility.SECRET;
+}
+
+/** Issue and rotate: a PUBLIC key needs its own prefix (SPEC.md §6.1). */
+export function checkVisibility(ctx: ServiceContext, requested: number | undefined): void {
+  if (requested === KeyVisibility.PUBLIC && !ctx.crypto.hasPublicPrefix) {
+    throw badRequest("visibility", "KEY_VISIBILITY_PUBLIC requires credentials.api_keys.prefix.public_current to be configured");
+  }
+}
 
 /** SPEC.md §6.12: SHA-256 over every request field except request_id; ttl in whole seconds, enums by name. */
 export function requestFingerprint(f: CreateFields, extra: Record<string, unknown> = {}): string {
@@ -60,7 +81,7 @@ export function requestFingerprint(f: CreateFields, extra: Record<string, unknow
     metadata: f.metadata,
     rate_limit_policy: f.rateLimitPolicy,
     ip_restriction: f.allowedCidrs,
-    visibility: VIS[f.visibility] ?? VIS[0],
+    visibility: storedVisibility(f.visibility) === KeyVisibility.PUBLIC ? "KEY_VISIBILITY_PUBLIC" : "KEY_VISIBILITY_SECRET",
     ...extra,
   };
   return createHash("sha256").update(canonicalJson(doc)).digest("hex");
@@ -94,7 +115,7 @@ export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: 
       expireTime: computeExpiry(ctx, f.ttlMs, now),
       rateLimitPolicy: f.rateLimitPolicy,
       allowedCidrs: f.allowedCidrs,
-      visibility: f.visibility === 2 ? 2 : 1,
+      visibility: storedVisibility(f.visibility),
       requestId: f.requestId ?? null,
       requestFingerprint: fingerprint,
     },

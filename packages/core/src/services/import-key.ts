@@ -4,6 +4,9 @@ import type { KeyRecord } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
+/** Longest raw key an import accepts (SPEC.md §6.7). */
+export const RAW_KEY_MAX_CHARS = 4096;
+
 export interface ImportInput extends CreateFields {
   rawKey: string;
 }
@@ -13,9 +16,9 @@ export interface ImportResult {
   replay: boolean;
 }
 
-export const talosFormatError = (): TalosError =>
+const talosFormatError = (): TalosError =>
   new TalosError("failed_precondition", "raw_key uses a Talos credential format and cannot be imported", { field: "raw_key" });
-export const duplicateImportError = (): TalosError => new TalosError("api_key_exists", "key already imported (duplicate detected)");
+const duplicateImportError = (): TalosError => new TalosError("api_key_exists", "key already imported (duplicate detected)");
 
 /** True when the raw key would route as a JWT, macaroon or issued key (SPEC.md §7.1 rules 1-3). */
 export function isTalosFormat(ctx: ServiceContext, rawKey: string): boolean {

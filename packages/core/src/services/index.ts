@@ -1,5 +1,5 @@
 export * from "./context.js";
-export { computeExpiry, canonicalJson, requestFingerprint, type CreateFields } from "./common.js";
+export { KEY_FIELD_LIMITS, computeExpiry, canonicalJson, requestFingerprint, type CreateFields } from "./common.js";
 export * from "./issue-key.js";
 export * from "./get-key.js";
 export * from "./list-keys.js";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { TalosError, badRequest } from "../errors.js";
+import { TalosError } from "../errors.js";
 import type { KeyRecord } from "../types.js";
 import type { ServiceContext } from "./context.js";
-import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
+import { checkQuota, checkVisibility, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
 export interface IssueResult {
   record: KeyRecord;
@@ -13,9 +13,7 @@ export interface IssueResult {
 
 /** SPEC.md §6.1. */
 export async function issueKey(ctx: ServiceContext, input: CreateFields): Promise<IssueResult> {
-  if (input.visibility === 2 && !ctx.crypto.hasPublicPrefix) {
-    throw badRequest("visibility", "KEY_VISIBILITY_PUBLIC requires credentials.api_keys.prefix.public_current to be configured");
-  }
+  checkVisibility(ctx, input.visibility);
   const now = ctx.clock();
   const fingerprint = input.requestId ? requestFingerprint(input) : null;
   const record = newRecord(ctx, "issued", randomUUID(), input, now, fingerprint);

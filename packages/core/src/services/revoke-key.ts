@@ -4,6 +4,9 @@ import { RevocationReason, type KeyKind } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { loadKey, mutate } from "./common.js";
 
+/** Longest revocation description (SPEC.md §6.6). */
+export const REVOCATION_DESCRIPTION_MAX_CHARS = 1024;
+
 export interface RevokeInput {
   reason: number;
   description: string;

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { TalosError, badRequest } from "../errors.js";
+import { TalosError } from "../errors.js";
 import { keyStatus, KeyStatus, RevocationReason, type KeyRecord, type RateLimitPolicy } from "../types.js";
 import type { ServiceContext } from "./context.js";
-import { loadKey, mutate } from "./common.js";
+import { checkVisibility, loadKey, mutate, storedVisibility } from "./common.js";
 
 /** Present fields override, absent ones inherit (SPEC.md §6.5). */
 export interface RotateInput {
@@ -21,9 +21,7 @@ export interface RotateResult {
 }
 
 export async function rotateKey(ctx: ServiceContext, keyIdRaw: string, input: RotateInput): Promise<RotateResult> {
-  if (input.visibility === 2 && !ctx.crypto.hasPublicPrefix) {
-    throw badRequest("visibility", "KEY_VISIBILITY_PUBLIC requires credentials.api_keys.prefix.public_current to be configured");
-  }
+  checkVisibility(ctx, input.visibility);
   const keyId = keyIdRaw.toLowerCase();
   const now = ctx.clock();
   const result = await mutate(ctx, [{ kind: "issued", keyId }], async (repo): Promise<RotateResult> => {
@@ -38,12 +36,12 @@ export async function rotateKey(ctx: ServiceContext, keyIdRaw: string, input: Ro
       metadata: input.metadata ?? old.metadata,
       rateLimitPolicy: input.rateLimitPolicy ?? old.rateLimitPolicy,
       allowedCidrs: input.allowedCidrs !== undefined ? input.allowedCidrs : old.allowedCidrs,
-      visibility: input.visibility ? (input.visibility === 2 ? 2 : 1) : old.visibility,
+      visibility: input.visibility ? storedVisibility(input.visibility) : old.visibility,
       createTime: t,
       updateTime: t,
       lastUsedTime: null,
       revoked: false,
-      revocationReason: 0,
+      revocationReason: RevocationReason.UNSPECIFIED,
       revocationDescription: "",
       requestId: null,
       requestFingerprint: null,

@@ -37,7 +37,7 @@ const CLEARED: Required<{ [K in (typeof PATHS)[Path]]: KeyRecord[K] }> = {
 };
 
 /** update_mask paths (SPEC.md §6.4): snake_case or lowerCamelCase, comma-separated, union of repeats. */
-export function parseUpdateMask(values: string[] | undefined): Path[] | undefined {
+function parseUpdateMask(values: string[] | undefined): Path[] | undefined {
   const parts = (values ?? []).flatMap((v) => v.split(",")).map((p) => p.trim()).filter((p) => p !== "");
   if (parts.length === 0) return undefined;
   const out = new Set<Path>();

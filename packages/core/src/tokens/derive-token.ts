@@ -41,8 +41,8 @@ export interface DeriveDeps {
 
 const utf8 = new TextEncoder();
 
-/** Mints the token for already checked claims; exported for benchmarks. */
-export async function mintToken(config: Config, keys: SigningKeySet, algorithm: number, claims: Record<string, unknown>): Promise<string> {
+/** Mints the token for already checked claims. */
+async function mintToken(config: Config, keys: SigningKeySet, algorithm: number, claims: Record<string, unknown>): Promise<string> {
   if (algorithm === TokenAlgorithm.MACAROON) {
     const m = mintMacaroon({
       rootKey: macaroonRootKey(config.secrets.hmac.current),

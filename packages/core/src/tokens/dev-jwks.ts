@@ -3,7 +3,7 @@ import { mkdir, link, stat, unlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { generateSigningJwk } from "./generate-jwk.js";
 
-export const DEV_JWKS_FILE = "jwks.json";
+const DEV_JWKS_FILE = "jwks.json";
 
 export interface DevJwks {
   /** `file://` URL of the key set, for `loadSigningKeys` */

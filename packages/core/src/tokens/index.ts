@@ -7,5 +7,4 @@ export * from "./jwt.js";
 export * from "./derive-token.js";
 export * from "./verify-token.js";
 export * from "./token-service.js";
-export * from "./bench.js";
 export { macaroonRootKey } from "../keys/derived-key-ids.js";

@@ -40,7 +40,7 @@ export function macaroonSigningKey(rootKey: Uint8Array): Uint8Array {
 }
 
 /** Signature of a macaroon with first-party caveats, from the already generated signing key. */
-export function macaroonChain(signingKey: Uint8Array, identifier: Uint8Array, caveatIds: readonly Uint8Array[]): Uint8Array {
+function macaroonChain(signingKey: Uint8Array, identifier: Uint8Array, caveatIds: readonly Uint8Array[]): Uint8Array {
   let sig: Uint8Array = hmac(signingKey, identifier);
   for (const c of caveatIds) sig = hmac(sig, c);
   return sig;

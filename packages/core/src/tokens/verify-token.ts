@@ -21,7 +21,7 @@ const live = (list: readonly RetiredValue[], now: number): string[] =>
   list.filter((r) => r.expires_at === null || r.expires_at > now).map((r) => r.value);
 
 /** `credentials.issuer` plus the non-expired `credentials.issuer_retired` entries. */
-export function acceptedIssuers(config: Config, now: number): string[] {
+function acceptedIssuers(config: Config, now: number): string[] {
   return [config.credentials.issuer, ...live(config.credentials.issuer_retired, now)];
 }
 

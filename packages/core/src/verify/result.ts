@@ -1,8 +1,20 @@
-import { KeyStatus, VerificationError, type RateLimitPolicy } from "../types.js";
+import { INTERNAL_MESSAGE } from "../errors.js";
+import { KeyStatus, KeyVisibility, VerificationError, type KeyKind, type RateLimitPolicy } from "../types.js";
 import type { CachedKey } from "./cache.js";
 
-export type CredentialType = "issued" | "imported" | "jwt" | "macaroon";
+/** The derived-token kinds, verified without storage. */
+export type TokenType = "jwt" | "macaroon";
+export type CredentialType = KeyKind | TokenType;
 export type CacheOutcome = "HIT" | "MISS" | "SKIP";
+
+/**
+ * The batch's `Ory-Talos-Cache` from its items' outcomes (SPEC.md §7.5): SKIP when no item consulted
+ * the cache, else MISS when any item missed, else HIT.
+ */
+export function combineCacheOutcomes(a: CacheOutcome, b: CacheOutcome): CacheOutcome {
+  if (a === "MISS" || b === "MISS") return "MISS";
+  return a === "HIT" || b === "HIT" ? "HIT" : "SKIP";
+}
 
 /** The outcome of one verification (SPEC.md §7.4), transport-neutral. Times are ms since epoch. */
 export interface Verification {
@@ -14,7 +26,7 @@ export interface Verification {
   expireTime: number | null;
   metadata: Record<string, unknown> | null;
   rateLimitPolicy: RateLimitPolicy | null;
-  visibility: number;
+  visibility: KeyVisibility;
   issuer: string;
   errorCode: VerificationError;
   errorMessage: string;
@@ -40,7 +52,7 @@ const EMPTY: Verification = {
   expireTime: null,
   metadata: null,
   rateLimitPolicy: null,
-  visibility: 0,
+  visibility: KeyVisibility.UNSPECIFIED,
   issuer: "",
   errorCode: VerificationError.UNSPECIFIED,
   errorMessage: "",
@@ -53,13 +65,13 @@ const EMPTY: Verification = {
   limiter: null,
 };
 
-export const MESSAGES: Record<number, string> = {
+const MESSAGES: Record<number, string> = {
   [VerificationError.INVALID_FORMAT]: "invalid credential format",
   [VerificationError.EXPIRED]: "API key expired",
   [VerificationError.REVOKED]: "API key revoked",
   [VerificationError.NOT_FOUND]: "API key not found",
   [VerificationError.SIGNATURE_INVALID]: "signature invalid",
-  [VerificationError.INTERNAL]: "An internal server error occurred.",
+  [VerificationError.INTERNAL]: INTERNAL_MESSAGE,
   [VerificationError.IP_NOT_ALLOWED]: "client IP address not allowed",
   [VerificationError.RATE_LIMITED]: "rate limit exceeded",
 };
@@ -82,7 +94,7 @@ export function keyOutcome(rec: CachedKey, code: VerificationError, issuer: stri
     expireTime: rec.expireTime,
     metadata: rec.metadata,
     rateLimitPolicy: ok || code === VerificationError.RATE_LIMITED ? rec.rateLimitPolicy : null,
-    visibility: ok ? rec.visibility || 1 : 0,
+    visibility: ok ? rec.visibility || KeyVisibility.SECRET : KeyVisibility.UNSPECIFIED,
     issuer: ok ? issuer : "",
     errorCode: code,
     errorMessage: ok ? "" : (MESSAGES[code] ?? ""),

@@ -1,12 +1,13 @@
 import { importedKeyId } from "../keys/imported-key.js";
 import { ipInCidrs, parseCidr, type Cidr, type ParsedIp } from "../net/cidr.js";
+import { badRequest } from "../errors.js";
 import { VerificationError, type KeyKind, type KeyRecord } from "../types.js";
 import type { ServiceContext } from "../services/context.js";
 import { toCachedKey, type CachedKey, type KeyCache } from "./cache.js";
 import { createKeyReader } from "./key-reader.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { StoreUnavailableError } from "../store/errors.js";
-import { bareFailure, keyOutcome, type CacheOutcome, type Verification } from "./result.js";
+import { bareFailure, combineCacheOutcomes, keyOutcome, type CacheOutcome, type TokenType, type Verification } from "./result.js";
 
 export type CacheMode = "default" | "no-cache" | "no-store";
 
@@ -23,7 +24,7 @@ export interface Limiter {
 
 /** Verifies derived tokens (JWT, macaroon) without storage access. */
 export interface TokenVerifier {
-  verify(type: "jwt" | "macaroon", credential: string, clientIp: ParsedIp | null): Promise<Verification>;
+  verify(type: TokenType, credential: string, clientIp: ParsedIp | null): Promise<Verification>;
 }
 
 export interface VerifierDeps {
@@ -38,7 +39,27 @@ export interface VerifierDeps {
 }
 
 /** A credential after routing and the CPU-only checks: either a lookup to do, or a final answer. */
-type Lookup = { kind: KeyKind; keyId: string } | { done: Verification } | { token: "jwt" | "macaroon" };
+type Lookup = { kind: KeyKind; keyId: string } | { done: Verification } | { token: TokenType };
+
+/**
+ * One key lookup on its way through the pipeline (cache check, read, fill, evaluate). A single
+ * verify runs one; a batch runs the same steps over its array, reading every miss in one query.
+ */
+interface KeyStep {
+  readonly kind: KeyKind;
+  readonly keyId: string;
+  /** undefined until found in the cache or read; null when the store has no such key */
+  rec: CachedKey | null | undefined;
+  cache: CacheOutcome;
+  /** the read failed (store unavailable after retries) */
+  failed: boolean;
+}
+
+/** Longest credential verify, batch verify, derive and self-revoke accept (SPEC.md §7.3). */
+export const CREDENTIAL_MAX_CHARS = 8192;
+
+/** Batch verify takes 1 to this many credentials (SPEC.md §7.5). */
+export const MAX_BATCH_VERIFY = 100;
 
 const compiled = new WeakMap<string[], Cidr[]>();
 function cidrsOf(list: string[]): Cidr[] {
@@ -52,7 +73,7 @@ function cidrsOf(list: string[]): Cidr[] {
 
 export interface Verifier {
   verify(credential: string, opts: VerifyOptions): Promise<Verification>;
-  /** Results in request order; one storage round trip for every uncached key. */
+  /** Results in request order, each as a single verify; one storage round trip for every uncached key. */
   verifyBatch(credentials: string[], opts: VerifyOptions): Promise<{ results: Verification[]; cache: CacheOutcome }>;
   /** Parent check for derive (SPEC.md §10.1): cache bypassed, no rate limit, no last-used. */
   loadParent(credential: string): Promise<{ record: KeyRecord } | { error: Verification }>;
@@ -83,7 +104,8 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     return v;
   }
 
-  async function gates(rec: CachedKey, opts: VerifyOptions, now: number, consume: boolean): Promise<Verification> {
+  /** SPEC.md §7.2 steps 4-7 on a found record; a promise only when the limiter has to decide. */
+  function gates(rec: CachedKey, opts: VerifyOptions, now: number): Verification | Promise<Verification> {
     // SPEC.md §5.1 status, as keyStatus() computes it for a KeyRecord
     if (rec.revoked) return keyOutcome(rec, VerificationError.REVOKED, issuer);
     if (rec.expireTime !== null && rec.expireTime <= now) return keyOutcome(rec, VerificationError.EXPIRED, issuer);
@@ -93,12 +115,16 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     if (rec.allowedCidrs && !(opts.clientIp && ipInCidrs(opts.clientIp, cidrsOf(rec.allowedCidrs)))) {
       return outcome(rec, VerificationError.IP_NOT_ALLOWED, noStore, policy);
     }
-    if (!enforced || !consume) return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
+    if (!enforced) return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
+    return limit(rec, policy, noStore, now);
+  }
+
+  async function limit(rec: CachedKey, policy: NonNullable<CachedKey["rateLimitPolicy"]>, noStore: boolean, now: number): Promise<Verification> {
     try {
-      const d = await limiter.take(`${nid}:${rec.kind}:${rec.keyId}`, policy.quota, policy.windowSeconds * 1000, now);
+      const d = await limiter!.take(`${nid}:${rec.kind}:${rec.keyId}`, policy.quota, policy.windowSeconds * 1000, now);
       // The shared limiter decides on Redis's clock; express the reset on ours so `t=` is right under skew.
       const reset = now + (d.resetTimeMs - (d.nowMs ?? now));
-      deps.observeLimiter?.(d.allowed ? "allowed" : "limited", limiter.backend);
+      deps.observeLimiter?.(d.allowed ? "allowed" : "limited", limiter!.backend);
       const code = d.allowed ? VerificationError.UNSPECIFIED : VerificationError.RATE_LIMITED;
       const v = keyOutcome(rec, code, issuer);
       return {
@@ -110,7 +136,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
         rateLimitResetTime: reset,
       };
     } catch (e) {
-      deps.observeLimiter?.("error", limiter.backend);
+      deps.observeLimiter?.("error", limiter!.backend);
       deps.onLimiterError?.(e);
       if (!rl.fail_open) return { ...bareFailure(VerificationError.INTERNAL, rec.kind), noStore };
       return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
@@ -123,19 +149,45 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     return v;
   }
 
-  const internal = (type: KeyKind) => bareFailure(VerificationError.INTERNAL, type);
   // concurrent cache misses and no-cache verifies share one query per event-loop round
   const readKey = createKeyReader((n, ids) => ctx.store.repo.getKeys(n, ids));
-  const cacheFor = (mode: CacheMode) => (mode === "default" ? deps.cache : null);
 
-  async function evaluate(l: { kind: KeyKind; keyId: string }, rec: CachedKey | null | undefined, cache: CacheOutcome, opts: VerifyOptions, now: number) {
-    if (!rec || rec.kind !== l.kind) return finish({ ...bareFailure(VerificationError.NOT_FOUND, l.kind), cache }, null, now);
-    const v = await gates(rec, opts, now, true);
-    v.cache = cache; // gates always returns a fresh object
+  /** Step 1, cache check: HIT, or MISS (to read) when the cache was consulted, else SKIP. */
+  function check(l: { kind: KeyKind; keyId: string }, mode: CacheMode): KeyStep {
+    const cache = mode === "default" ? deps.cache : null;
+    const rec = cache?.get(l.kind, l.keyId);
+    return { kind: l.kind, keyId: l.keyId, rec, cache: rec ? "HIT" : cache ? "MISS" : "SKIP", failed: false };
+  }
+
+  /** Steps 2 and 3, read and fill: the record (or null), cached unless no-store. */
+  async function read(s: KeyStep, mode: CacheMode): Promise<void> {
+    try {
+      const row = await readWithRetry(() => readKey(nid, s.keyId));
+      s.rec = row ? toCachedKey(row) : null;
+    } catch {
+      s.failed = true;
+      return;
+    }
+    if (s.rec && mode !== "no-store") deps.cache?.set(s.rec, clock());
+  }
+
+  /** Step 4, evaluate: the gates on the record, with the step's cache outcome. */
+  function evaluate(s: KeyStep, opts: VerifyOptions): Verification | Promise<Verification> {
+    const now = clock();
+    if (s.failed) return finish({ ...bareFailure(VerificationError.INTERNAL, s.kind), cache: s.cache }, null, now);
+    const rec = s.rec;
+    if (!rec || rec.kind !== s.kind) return finish({ ...bareFailure(VerificationError.NOT_FOUND, s.kind), cache: s.cache }, null, now);
+    const v = gates(rec, opts, now);
+    if (v instanceof Promise) return v.then((x) => done(x, s, rec, now));
+    return done(v, s, rec, now);
+  }
+
+  function done(v: Verification, s: KeyStep, rec: CachedKey, now: number): Verification {
+    v.cache = s.cache; // gates always returns a fresh object
     return finish(v, rec, now);
   }
 
-  async function token(type: "jwt" | "macaroon", credential: string, opts: VerifyOptions): Promise<Verification> {
+  async function token(type: TokenType, credential: string, opts: VerifyOptions): Promise<Verification> {
     const v = deps.tokens ? await deps.tokens.verify(type, credential, opts.clientIp) : bareFailure(VerificationError.INVALID_FORMAT, type);
     deps.observe?.(v);
     return v;
@@ -146,67 +198,34 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       const l = route(credential);
       if ("done" in l) return finish(l.done, null, clock());
       if ("token" in l) return token(l.token, credential, opts);
-      const cache = cacheFor(opts.cacheMode);
-      let rec = cache?.get(l.kind, l.keyId);
-      let outcome: CacheOutcome = "HIT";
-      if (!rec) {
-        outcome = opts.cacheMode === "default" && deps.cache ? "MISS" : "SKIP";
-        try {
-          const row = await readWithRetry(() => readKey(nid, l.keyId));
-          rec = row ? toCachedKey(row) : undefined;
-        } catch {
-          return finish({ ...internal(l.kind), cache: outcome }, null, clock());
-        }
-        if (rec && opts.cacheMode !== "no-store") deps.cache?.set(rec, clock());
-      }
-      return evaluate(l, rec, outcome, opts, clock());
+      const s = check(l, opts.cacheMode);
+      if (s.rec === undefined) await read(s, opts.cacheMode);
+      return evaluate(s, opts);
     },
 
     async verifyBatch(credentials, opts) {
+      if (credentials.length === 0) throw badRequest("requests", `must contain 1 to ${MAX_BATCH_VERIFY} items`);
+      if (credentials.length > MAX_BATCH_VERIFY) throw badRequest("requests", `must contain at most ${MAX_BATCH_VERIFY} items`);
       const lookups = credentials.map(route);
-      const cache = cacheFor(opts.cacheMode);
-      const found = new Map<string, CachedKey>();
-      const missing: string[] = [];
-      let anyMiss = false;
-      let anyHit = false;
-      for (const l of lookups) {
-        if (!("keyId" in l)) continue;
-        const hit = cache?.get(l.kind, l.keyId);
-        if (hit) {
-          anyHit = true;
-          found.set(l.keyId, hit);
-        } else if (!found.has(l.keyId)) missing.push(l.keyId);
-      }
-      let failed = false;
-      if (missing.length > 0) {
-        anyMiss = true;
-        try {
-          const now = clock();
-          for (const row of await readWithRetry(() => ctx.store.repo.getKeys(nid, [...new Set(missing)]))) {
-            const rec = toCachedKey(row);
-            found.set(rec.keyId, rec);
-            if (opts.cacheMode !== "no-store") deps.cache?.set(rec, now);
-          }
-        } catch {
-          failed = true;
-        }
-      }
-      const hitSet = new Set<string>();
-      const results: Verification[] = [];
+      const steps = lookups.map((l) => ("keyId" in l ? check(l, opts.cacheMode) : null));
+      // every miss is asked for in this turn, so the key reader sends them as one query
+      const reads: Promise<void>[] = [];
+      for (const s of steps) if (s && s.rec === undefined) reads.push(read(s, opts.cacheMode));
+      if (reads.length > 0) await Promise.all(reads);
+      let cache: CacheOutcome = "SKIP";
+      const results: Verification[] = new Array(lookups.length);
       for (let i = 0; i < lookups.length; i++) {
+        const s = steps[i];
         const l = lookups[i]!;
-        const now = clock();
-        if ("done" in l) results.push(finish(l.done, null, now));
-        else if ("token" in l) results.push(await token(l.token, credentials[i]!, opts));
-        else if (failed && !found.has(l.keyId)) results.push(finish(internal(l.kind), null, now));
-        else {
-          const outcome: CacheOutcome = !cache ? "SKIP" : hitSet.has(l.keyId) || missing.indexOf(l.keyId) < 0 ? "HIT" : "MISS";
-          hitSet.add(l.keyId);
-          results.push(await evaluate(l, found.get(l.keyId), outcome, opts, now));
-        }
+        if (s) {
+          const v = evaluate(s, opts);
+          // only a limiter decision awaits; warm unlimited keys stay synchronous
+          results[i] = v instanceof Promise ? await v : v;
+          cache = combineCacheOutcomes(cache, s.cache);
+        } else if ("done" in l) results[i] = finish(l.done, null, clock());
+        else if ("token" in l) results[i] = await token(l.token, credentials[i]!, opts);
       }
-      const cacheHeader: CacheOutcome = !cache || (!anyHit && !anyMiss) ? "SKIP" : anyMiss ? "MISS" : "HIT";
-      return { results, cache: cacheHeader };
+      return { results, cache };
     },
 
     async loadParent(credential) {

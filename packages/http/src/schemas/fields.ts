@@ -1,8 +1,15 @@
 import { z } from "zod";
-import { parseDuration, parseProtoDurationSeconds, parseCidr } from "@talos/core";
+import {
+  CREDENTIAL_MAX_CHARS,
+  KEY_FIELD_LIMITS,
+  RATE_LIMIT_QUOTA_MAX,
+  RATE_LIMIT_WINDOW_MAX_SECONDS,
+  parseCidr,
+  parseProtoDurationSeconds,
+  parseTtl,
+  rateLimitUnitProblem,
+} from "@talos/core";
 
-const MAX_TTL_MS = 315_360_000_000;
-const MAX_INT64 = Number.MAX_SAFE_INTEGER;
 const utf8 = new TextEncoder();
 
 /** Error option: "is required" when absent, "must be <what>" for a wrong type. */
@@ -26,34 +33,32 @@ const unstorable = (v: unknown): boolean => {
 /** A string that is stored. */
 export const storedString = (what = "a string") => z.string(expected(what)).refine((v) => !UNSTORABLE.test(v), UNSTORABLE_MESSAGE);
 
-export const nameField = storedString().max(256, "must be at most 256 characters");
-export const scopesField = z
-  .array(storedString().min(1, "must be 1 to 128 characters").max(128, "must be 1 to 128 characters"), expected("an array of strings"))
-  .max(64, "must have at most 64 entries");
+const L = KEY_FIELD_LIMITS;
+const atMostChars = (n: number) => `must be at most ${n} characters`;
 
-/** Struct: any JSON object, at most 4096 bytes as compact JSON. */
-export const structField = (maxBytes = 4096) =>
+export const nameField = storedString().max(L.nameChars, atMostChars(L.nameChars));
+export const actorIdField = storedString().max(L.actorIdChars, atMostChars(L.actorIdChars));
+export const scopesField = z
+  .array(storedString().min(1, `must be 1 to ${L.scopeChars} characters`).max(L.scopeChars, `must be 1 to ${L.scopeChars} characters`), expected("an array of strings"))
+  .max(L.scopes, `must have at most ${L.scopes} entries`);
+
+/** Struct: any JSON object, at most `maxBytes` bytes as compact JSON. */
+export const structField = (maxBytes: number) =>
   z
     .record(z.string(), z.unknown(), expected("a JSON object"))
     .refine((v) => utf8.encode(JSON.stringify(v)).length <= maxBytes, `must be at most ${maxBytes} bytes as JSON`);
 
 /** Key metadata: a Struct that is stored, so every key and string value must be storable text. */
-export const metadataField = structField().refine((v) => !unstorable(v), UNSTORABLE_MESSAGE);
+export const metadataField = structField(L.metadataBytes).refine((v) => !unstorable(v), UNSTORABLE_MESSAGE);
 
 /** ttl (SPEC.md §3.3): Go, protobuf or extended duration; "" and "0s" mean "use the default" (undefined). */
 export const ttlField = z.string(expected("a duration string such as \"3600s\", \"720h\" or \"30d\"")).transform((v, ctx): number | undefined => {
-  if (v === "") return undefined;
-  const ms = parseDuration(v);
-  if (ms === null) {
-    ctx.addIssue({ code: "custom", message: `invalid duration ${JSON.stringify(v)}` });
+  const ttl = parseTtl(v);
+  if ("error" in ttl) {
+    ctx.addIssue({ code: "custom", message: ttl.error });
     return z.NEVER;
   }
-  if (ms === 0) return undefined;
-  if (ms < 1000 || ms > MAX_TTL_MS) {
-    ctx.addIssue({ code: "custom", message: "must be between 1s and 315360000s" });
-    return z.NEVER;
-  }
-  return ms;
+  return ttl.ms;
 });
 
 /** int64: JSON number or decimal string, a safe integer. */
@@ -69,20 +74,27 @@ export const int64Field = z.union([z.number(), z.string()], expected("an integer
 export const rateLimitPolicyField = z
   .object(
     {
-      quota: int64Field.refine((n) => n >= 1 && n <= MAX_INT64, "must be between 1 and 9007199254740991"),
+      quota: int64Field.refine((n) => n >= 1 && n <= RATE_LIMIT_QUOTA_MAX, `must be between 1 and ${RATE_LIMIT_QUOTA_MAX}`),
       window: z.string(expected("a duration string such as \"60s\"")).transform((v, ctx): number => {
         const s = parseProtoDurationSeconds(v);
         if (s === null) {
           ctx.addIssue({ code: "custom", message: `invalid duration ${JSON.stringify(v)}; use seconds such as "60s"` });
           return z.NEVER;
         }
-        if (s < 1 || s > 315_360_000) {
-          ctx.addIssue({ code: "custom", message: "must be between 1s and 315360000s" });
+        if (s < 1 || s > RATE_LIMIT_WINDOW_MAX_SECONDS) {
+          ctx.addIssue({ code: "custom", message: `must be between 1s and ${RATE_LIMIT_WINDOW_MAX_SECONDS}s` });
           return z.NEVER;
         }
         return s;
       }),
-      unit: storedString().max(64, "must be at most 64 characters").optional(),
+      unit: z
+        .string(expected("a string"))
+        .transform((v, ctx) => {
+          const problem = rateLimitUnitProblem(v);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+          return v;
+        })
+        .optional(),
     },
     expected("an object"),
   )
@@ -96,12 +108,12 @@ export const ipRestrictionField = z
           z.string(expected("a string")).refine((c) => parseCidr(c) !== null, "must be an IPv4 or IPv6 CIDR with a prefix length, such as 10.0.0.0/8"),
           expected("an array of strings"),
         )
-        .max(64, "must have at most 64 entries")
+        .max(L.allowedCidrs, `must have at most ${L.allowedCidrs} entries`)
         .optional(),
     },
     expected("an object"),
   )
   .transform((r) => (r.allowed_cidrs && r.allowed_cidrs.length > 0 ? r.allowed_cidrs : null));
 
-export const requestIdField = storedString().max(36, "must be at most 36 characters");
-export const credentialField = z.string(expected("a string")).max(8192, "must be at most 8192 characters");
+export const requestIdField = storedString().max(L.requestIdChars, atMostChars(L.requestIdChars));
+export const credentialField = z.string(expected("a string")).max(CREDENTIAL_MAX_CHARS, atMostChars(CREDENTIAL_MAX_CHARS));

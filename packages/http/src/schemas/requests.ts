@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { KeyVisibility, MAX_CUSTOM_CLAIMS_BYTES, RAW_KEY_MAX_CHARS, REVOCATION_DESCRIPTION_MAX_CHARS, RevocationReason } from "@talos/core";
 import { KEY_VISIBILITY, REVOCATION_REASON, TOKEN_ALGORITHM, enumInput } from "./enums.js";
 import {
+  actorIdField,
   credentialField,
   expected,
   ipRestrictionField,
@@ -18,7 +20,7 @@ import {
 
 const keyCreateFields = {
   name: nameField.optional(),
-  actor_id: nameField.optional(),
+  actor_id: actorIdField.optional(),
   scopes: scopesField.optional(),
   ttl: ttlField.optional(),
   metadata: metadataField.optional(),
@@ -37,7 +39,7 @@ const toCreateInput = (b: z.output<z.ZodObject<typeof keyCreateFields>>) => ({
   rateLimitPolicy: b.rate_limit_policy ?? null,
   allowedCidrs: b.ip_restriction ?? null,
   requestId: b.request_id || undefined,
-  visibility: b.visibility ?? 0,
+  visibility: b.visibility ?? KeyVisibility.UNSPECIFIED,
 });
 
 export const IssueApiKeyRequest = z.object(keyCreateFields).transform(toCreateInput).meta({ id: "IssueApiKeyRequest" });
@@ -45,9 +47,9 @@ export const IssueApiKeyRequest = z.object(keyCreateFields).transform(toCreateIn
 export const ImportApiKeyRequest = z
   .object({
     ...keyCreateFields,
-    raw_key: z.string(expected("a string")).min(1, "is required").max(4096, "must be at most 4096 characters"),
+    raw_key: z.string(expected("a string")).min(1, "is required").max(RAW_KEY_MAX_CHARS, `must be at most ${RAW_KEY_MAX_CHARS} characters`),
     name: nameField.min(1, "is required"),
-    actor_id: nameField.min(1, "is required"),
+    actor_id: actorIdField.min(1, "is required"),
   })
   .transform((b) => ({ ...toCreateInput(b), rawKey: b.raw_key }))
   .meta({ id: "ImportApiKeyRequest" });
@@ -83,9 +85,9 @@ export const RotateIssuedApiKeyBody = z
 export const RevokeApiKeyBody = z
   .object({
     reason: enumInput(REVOCATION_REASON).optional(),
-    description: storedString().max(1024, "must be at most 1024 characters").optional(),
+    description: storedString().max(REVOCATION_DESCRIPTION_MAX_CHARS, `must be at most ${REVOCATION_DESCRIPTION_MAX_CHARS} characters`).optional(),
   })
-  .transform((b) => ({ reason: b.reason ?? 0, description: b.description ?? "" }))
+  .transform((b) => ({ reason: b.reason ?? RevocationReason.UNSPECIFIED, description: b.description ?? "" }))
   .meta({ id: "AdminRevokeApiKeyBody" });
 
 export const VerifyApiKeyRequest = z.object({ credential: credentialField.optional() }).meta({ id: "VerifyApiKeyRequest" });
@@ -108,6 +110,6 @@ export const DeriveTokenRequest = z
     algorithm: enumInput(TOKEN_ALGORITHM).optional(),
     ttl: ttlField.optional(),
     scopes: scopesField.optional(),
-    custom_claims: structField().optional(),
+    custom_claims: structField(MAX_CUSTOM_CLAIMS_BYTES).optional(),
   })
   .meta({ id: "DeriveTokenRequest" });

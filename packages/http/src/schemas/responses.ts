@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { keyStatus, type KeyRecord } from "@talos/core";
+import { KeyVisibility, RevocationReason, keyStatus, type KeyRecord } from "@talos/core";
 import { timestamp } from "../codec.js";
 import { BATCH_CREATE_ERROR, KEY_STATUS, KEY_VISIBILITY, REVOCATION_REASON, VERIFICATION_ERROR, enumOutput } from "./enums.js";
 
@@ -123,8 +123,8 @@ export function encodeKey(rec: KeyRecord, now: number): ApiKeyJson {
     last_used_time: timestamp(rec.lastUsedTime),
     rate_limit_policy: encodePolicy(rec.rateLimitPolicy),
     ip_restriction: rec.allowedCidrs ? { allowed_cidrs: rec.allowedCidrs } : null,
-    revocation_reason: REVOCATION_REASON[rec.revocationReason] ?? REVOCATION_REASON[0],
+    revocation_reason: REVOCATION_REASON[rec.revocationReason] ?? REVOCATION_REASON[RevocationReason.UNSPECIFIED],
     revocation_description: rec.revocationDescription,
-    visibility: KEY_VISIBILITY[rec.visibility || 1]!,
+    visibility: KEY_VISIBILITY[rec.visibility || KeyVisibility.SECRET]!,
   };
 }
