@@ -88,7 +88,7 @@ describe.each(testDatabases())("rate limits (memory backend) on $name", (db) => 
   });
   afterAll(() => s?.close());
 
-  it("a burst of 3Q gets exactly Q allowed, with headers and body fields of SPEC.md §14", async () => {
+  it("a burst of 3Q gets exactly Q allowed, with headers and body fields of docs/verification.md#rate-limits", async () => {
     const Q = 10;
     const k = await issue(s, { rate_limit_policy: { quota: String(Q), window: "60s" } });
     const results = [];

@@ -3,14 +3,14 @@ import pretty from "pino-pretty";
 import type { Config } from "@talos/core";
 
 /**
- * Structured logs (SPEC.md §16). Redaction is a second line of defence: credentials never
+ * Structured logs (docs/server.md#health-version-metrics-and-logs). Redaction is a second line of defence: credentials never
  * reach a log call in the first place.
  */
 export function createLogger(log: Config["log"] | { level: string; format: string }): Pino {
   return createLoggers(log).logger;
 }
 
-/** The fields of one "HTTP request completed" line (SPEC.md §16). */
+/** The fields of one "HTTP request completed" line (docs/server.md#health-version-metrics-and-logs). */
 export interface RequestLine {
   method: string;
   route: string;

@@ -1,5 +1,5 @@
 /**
- * Durations (SPEC.md §3.3): Go syntax (ns us µs ms s m h, decimals, compounds) plus the
+ * Durations (docs/wire.md#durations): Go syntax (ns us µs ms s m h, decimals, compounds) plus the
  * extended units d, w, mo, y. Protobuf Duration strings ("3600s", "1.5s") are valid Go syntax.
  * Results are milliseconds; sub-millisecond parts are truncated.
  */

@@ -22,7 +22,7 @@ function nestsTooDeep(root: object): boolean {
   return false;
 }
 
-/** Reads the request body as protojson (SPEC.md §3.2): empty = {}, must be a JSON object. */
+/** Reads the request body as protojson (docs/wire.md#json-requests): empty = {}, must be a JSON object. */
 export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
   return parseJsonObject(await c.req.text());
 }

@@ -78,7 +78,7 @@ async function serve(deps: AppDeps, route: FastRoute, req: IncomingMessage, res:
     out = await route.handle(parseJsonObject(await readText(req)), view);
   } catch (err) {
     if (err instanceof ClientClosed) {
-      // nothing to answer: the client left before its body arrived (SPEC.md §12.2: logged only)
+      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only)
       deps.inFlight?.dec();
       observe(499, 0, 0);
       return;

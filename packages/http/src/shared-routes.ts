@@ -16,7 +16,7 @@ export async function readinessProblem(deps: Pick<AppDeps, "ready" | "draining">
   }
 }
 
-/** /health/alive, /health/ready (SPEC.md §16). Also served on the metrics listener. */
+/** /health/alive, /health/ready (docs/server.md#health-version-metrics-and-logs). Also served on the metrics listener. */
 export function healthRoutes(deps: Pick<AppDeps, "ready" | "draining">): RouteDef[] {
   return [
     {
@@ -52,7 +52,7 @@ export function versionRoute(deps: AppDeps): RouteDef {
   };
 }
 
-/** SPEC.md §10.4: the bare RFC 7517 key set, public members only. */
+/** docs/derived-tokens.md#jwks: the bare RFC 7517 key set, public members only. */
 export function jwksRoute(deps: AppDeps): RouteDef {
   return {
     method: "GET",
@@ -69,7 +69,7 @@ export function jwksRoute(deps: AppDeps): RouteDef {
         if (!(e instanceof TalosError && e.id === "internal_server_error")) throw e;
       }
       if (!set || set.keys.length === 0) {
-        // SPEC.md §10.4 quotes this message; it names no cause, unlike the internal errors §12.1 hides.
+        // docs/derived-tokens.md#jwks quotes this message; it names no cause, unlike the internal errors docs/wire.md#error-envelope hides.
         const body = envelope("internal_server_error", "");
         body.error.message = "no active signing keys found";
         return json(500, body);

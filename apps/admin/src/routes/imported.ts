@@ -21,7 +21,7 @@ import { errors, listInput, updateInput } from "./common.js";
 const TAG = ["ImportedApiKeys"];
 const location = (keyId: string) => ({ Location: `/v2alpha1/admin/importedApiKeys/${keyId}` });
 
-/** SPEC.md §6.9: when every item fails, the most frequent failure picks the envelope. */
+/** docs/keys.md#batch-import: when every item fails, the most frequent failure picks the envelope. */
 const ALL_FAILED: Record<number, (first: string) => TalosError> = {
   1: (first) => new TalosError("bad_request", first),
   2: () => new TalosError("conflict", "all keys in batch already exist"),

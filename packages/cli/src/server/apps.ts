@@ -4,7 +4,7 @@ import { createPublicApp, publicRoutes } from "@talos/public";
 import { createApp, createRequestListener, healthRoutes, jwksRoute, versionRoute, type AppDeps, type RouteDef, type ShellDeps } from "@talos/http";
 import type { Mode } from "./build.js";
 
-/** The API listener's app for a mode (SPEC.md §2). `all` serves every route of both surfaces. */
+/** The API listener's app for a mode (docs/server.md#processes-surfaces-and-ports). `all` serves every route of both surfaces. */
 export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
   if (mode === "admin") return createAdminApp(deps, extra);
   if (mode === "public") return createPublicApp(deps);

@@ -176,7 +176,7 @@ function readyWithin(client: Redis, ms: number): Promise<boolean> {
   });
 }
 
-/** JWT signing keys (SPEC.md §10.4); in dev mode without URLs, the persisted generated key. */
+/** JWT signing keys (docs/derived-tokens.md#jwks); in dev mode without URLs, the persisted generated key. */
 async function signingKeys(config: Config, logger: Logger, devDir: string | undefined) {
   const jwt = config.credentials.derived_tokens.jwt;
   let urls = jwt.signing_keys.urls;

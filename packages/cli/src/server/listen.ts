@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** SPEC.md §2 limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
+/** docs/server.md#processes-surfaces-and-ports limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
 export async function listen(listener: RequestListener, host: string, port: number): Promise<{ server: Server; port: number }> {
   const server = createServer({ headersTimeout: 5_000, requestTimeout: 15_000, keepAliveTimeout: 60_000 }, listener);
   return new Promise((resolve, reject) => {

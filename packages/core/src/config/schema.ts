@@ -1,5 +1,5 @@
 /**
- * Zod schema of the configuration file (SPEC.md §17). Input is the raw file shape (snake_case,
+ * Zod schema of the configuration file (docs/configuration.md). Input is the raw file shape (snake_case,
  * duration strings); output is exactly `Config` (durations in ms, retired values normalised).
  * Every message is written so it can follow "<dotted.path>: " and never quotes the input value,
  * because several fields hold secrets or credentials (HMAC secrets, DSNs, signing-key URLs).
@@ -179,7 +179,7 @@ export const CLIENT_IP_SOURCES = [
 ] as const satisfies readonly ClientIpSource[];
 
 // ---------------------------------------------------------------------------------------------
-// DSN (SPEC.md §18)
+// DSN (docs/server.md#databases-and-migrations)
 // ---------------------------------------------------------------------------------------------
 
 export const ACCEPTED_DSN_SCHEMES = "memory, pglite://<dir>, postgres://, postgresql://, cockroach://, cockroachdb://";
@@ -223,7 +223,7 @@ const dsnSchema = () =>
 const REDIS_ADDR = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 const redisAddrSchema = () => stringSchema().regex(REDIS_ADDR, { error: 'must be "host:port"' });
 
-// SPEC.md §10.4: other schemes are a start-up error. The URL itself is never echoed (base64:// holds private keys).
+// docs/derived-tokens.md#jwks: other schemes are a start-up error. The URL itself is never echoed (base64:// holds private keys).
 const SIGNING_KEY_URL = /^(base64|file):\/\/./;
 const signingKeyUrlSchema = () => stringSchema().regex(SIGNING_KEY_URL, { error: "must be a base64://… or file://… URL" });
 
@@ -406,7 +406,7 @@ function crossFieldIssues(value: unknown): CrossFieldIssue[] {
     issues.push({ path: ["rate_limit", "backend"], message: '"redis" requires cache.redis.addrs to be set' });
   }
 
-  // §7.1 routes `<macaroon prefix>_v1_…` before issued keys, so an equal API key prefix would never verify.
+  // docs/verification.md#credential-routing routes `<macaroon prefix>_v1_…` before issued keys, so an equal API key prefix would never verify.
   const apiPrefix = at(value, "credentials", "api_keys", "prefix");
   const apiPrefixes = new Set([
     ...strings([at(apiPrefix, "current"), at(apiPrefix, "public_current")]),

@@ -143,7 +143,7 @@ describe.skipIf(!url)("redis rate limiter (real Redis)", () => {
   });
 });
 
-// These need no Redis: they check that a dead or hung backend fails fast and maps per §14.2.
+// These need no Redis: they check that a dead or hung backend fails fast and maps per docs/verification.md#rate-limit-backends.
 describe("redis rate limiter backend failures", () => {
   const timeoutMs = 300;
   const servers: Server[] = [];

@@ -20,12 +20,12 @@ export interface CreateFields {
   visibility: number;
 }
 
-/** SPEC.md §6.1 expiry rule, first match wins. */
+/** docs/keys.md#issue expiry rule, first match wins. */
 export function computeExpiry(ctx: ServiceContext, ttlMs: number | undefined, now: number): Date | null {
   const { default_ttl, max_ttl } = ctx.config.credentials.api_keys;
   if (ttlMs !== undefined) {
     if (max_ttl > 0 && ttlMs > max_ttl) {
-      // exact text of SPEC.md §6.1, durations as the reference prints them (Go's Duration.String)
+      // exact text of docs/keys.md#issue, durations as the reference prints them (Go's Duration.String)
       const message = `ttl ${formatGoDuration(ttlMs)} exceeds the project maximum of ${formatGoDuration(max_ttl)}`;
       throw new TalosError("bad_request", message, { field: "ttl" });
     }
@@ -50,7 +50,7 @@ export function canonicalJson(v: unknown): string {
 
 const VIS = ["KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_PUBLIC"];
 
-/** SPEC.md §6.12: SHA-256 over every request field except request_id; ttl in whole seconds, enums by name. */
+/** docs/keys.md#idempotency: SHA-256 over every request field except request_id; ttl in whole seconds, enums by name. */
 export function requestFingerprint(f: CreateFields, extra: Record<string, unknown> = {}): string {
   const doc = {
     name: f.name,
@@ -104,7 +104,7 @@ export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: 
 
 /**
  * Loads a key of the given kind or throws 404; a key of the other kind is "not found". An id of the
- * wrong shape is not looked up (SPEC.md §4): it cannot exist, and text such as NUL would fail in SQL.
+ * wrong shape is not looked up (docs/wire.md#endpoints): it cannot exist, and text such as NUL would fail in SQL.
  */
 export async function loadKey(ctx: ServiceContext, repo: Repo, kind: KeyKind, keyId: string, forUpdate = false): Promise<KeyRecord> {
   if (!(kind === "issued" ? isUuid(keyId) : isImportedKeyId(keyId))) throw notFound();

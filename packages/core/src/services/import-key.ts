@@ -17,12 +17,12 @@ export const talosFormatError = (): TalosError =>
   new TalosError("failed_precondition", "raw_key uses a Talos credential format and cannot be imported", { field: "raw_key" });
 export const duplicateImportError = (): TalosError => new TalosError("api_key_exists", "key already imported (duplicate detected)");
 
-/** True when the raw key would route as a JWT, macaroon or issued key (SPEC.md §7.1 rules 1-3). */
+/** True when the raw key would route as a JWT, macaroon or issued key (docs/verification.md#credential-routing rules 1-3). */
 export function isTalosFormat(ctx: ServiceContext, rawKey: string): boolean {
   return ctx.crypto.route(rawKey).type !== "imported";
 }
 
-/** SPEC.md §6.7. The raw key is hashed here and goes no further. */
+/** docs/keys.md#import. The raw key is hashed here and goes no further. */
 export async function importKey(ctx: ServiceContext, input: ImportInput): Promise<ImportResult> {
   if (isTalosFormat(ctx, input.rawKey)) throw talosFormatError();
   const keyId = importedKeyId(ctx.nid, input.rawKey);

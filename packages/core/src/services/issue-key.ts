@@ -11,7 +11,7 @@ export interface IssueResult {
   replay: boolean;
 }
 
-/** SPEC.md §6.1. */
+/** docs/keys.md#issue. */
 export async function issueKey(ctx: ServiceContext, input: CreateFields): Promise<IssueResult> {
   if (input.visibility === 2 && !ctx.crypto.hasPublicPrefix) {
     throw badRequest("visibility", "KEY_VISIBILITY_PUBLIC requires credentials.api_keys.prefix.public_current to be configured");

@@ -14,7 +14,7 @@ export interface ListResult {
   nextPageToken: string;
 }
 
-/** SPEC.md §6.2 and §11. */
+/** docs/keys.md#list and docs/keys.md#listing-filters-and-page-tokens. */
 export async function listKeys(ctx: ServiceContext, kind: KeyKind, input: ListInput): Promise<ListResult> {
   const size = input.pageSize === undefined || input.pageSize <= 0 ? 50 : Math.min(input.pageSize, 1000);
   const filter = parseFilter(input.filter);

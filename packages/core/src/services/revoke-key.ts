@@ -9,7 +9,7 @@ export interface RevokeInput {
   description: string;
 }
 
-/** SPEC.md §6.6. `kind` null is the unified alias (§6.8): dispatch on the shape of the id. */
+/** docs/keys.md#revoke. `kind` null is the unified alias (docs/keys.md#revoke-alias): dispatch on the shape of the id. */
 export async function revokeKey(ctx: ServiceContext, kind: KeyKind | null, keyIdRaw: string, input: RevokeInput): Promise<void> {
   const resolved = kind ?? (isUuid(keyIdRaw) ? "issued" : isImportedKeyId(keyIdRaw) ? "imported" : null);
   if (!resolved) throw notFound();

@@ -6,7 +6,7 @@ import type { PublicJwk } from "./signing-keys.js";
 /** What the transports need for derived tokens: the derive verb and the public key set. */
 export interface DerivedTokenService {
   derive(input: DeriveTokenInput, clientIp: ParsedIp | null): Promise<DerivedToken>;
-  /** throws internal_server_error when no asymmetric key is configured (SPEC.md §10.4) */
+  /** throws internal_server_error when no asymmetric key is configured (docs/derived-tokens.md#jwks) */
   jwks(): { keys: PublicJwk[] };
 }
 

@@ -4,7 +4,7 @@ import type { CachedKey } from "./cache.js";
 export type CredentialType = "issued" | "imported" | "jwt" | "macaroon";
 export type CacheOutcome = "HIT" | "MISS" | "SKIP";
 
-/** The outcome of one verification (SPEC.md §7.4), transport-neutral. Times are ms since epoch. */
+/** The outcome of one verification (docs/verification.md#verify-response), transport-neutral. Times are ms since epoch. */
 export interface Verification {
   isValid: boolean;
   status: KeyStatus;
@@ -64,7 +64,7 @@ export const MESSAGES: Record<number, string> = {
   [VerificationError.RATE_LIMITED]: "rate limit exceeded",
 };
 
-/** A failure that carries nothing but the code (no enumeration signal, SPEC.md §7.4). */
+/** A failure that carries nothing but the code (no enumeration signal, docs/verification.md#verify-response). */
 export function bareFailure(code: VerificationError, type: CredentialType | null, message = MESSAGES[code] ?? ""): Verification {
   return { ...EMPTY, scopes: [], errorCode: code, errorMessage: message, credentialType: type };
 }

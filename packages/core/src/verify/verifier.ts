@@ -54,7 +54,7 @@ export interface Verifier {
   verify(credential: string, opts: VerifyOptions): Promise<Verification>;
   /** Results in request order; one storage round trip for every uncached key. */
   verifyBatch(credentials: string[], opts: VerifyOptions): Promise<{ results: Verification[]; cache: CacheOutcome }>;
-  /** Parent check for derive (SPEC.md §10.1): cache bypassed, no rate limit, no last-used. */
+  /** Parent check for derive (docs/derived-tokens.md#derive): cache bypassed, no rate limit, no last-used. */
   loadParent(credential: string): Promise<{ record: KeyRecord } | { error: Verification }>;
 }
 
@@ -84,7 +84,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   }
 
   async function gates(rec: CachedKey, opts: VerifyOptions, now: number, consume: boolean): Promise<Verification> {
-    // SPEC.md §5.1 status, as keyStatus() computes it for a KeyRecord
+    // docs/wire.md#api-key-resource status, as keyStatus() computes it for a KeyRecord
     if (rec.revoked) return keyOutcome(rec, VerificationError.REVOKED, issuer);
     if (rec.expireTime !== null && rec.expireTime <= now) return keyOutcome(rec, VerificationError.EXPIRED, issuer);
     const policy = rec.rateLimitPolicy;

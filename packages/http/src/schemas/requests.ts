@@ -14,7 +14,7 @@ import {
   ttlField,
 } from "./fields.js";
 
-/** Request shapes (SPEC.md §5.5, §6, §7, §10.1). Each transforms to the core verb's input. */
+/** Request shapes (docs/wire.md#small-request-bodies, docs/keys.md#common-rules, docs/verification.md, docs/derived-tokens.md#derive). Each transforms to the core verb's input. */
 
 const keyCreateFields = {
   name: nameField.optional(),
@@ -56,7 +56,7 @@ export const BatchCreateImportedApiKeysRequest = z
   .object({ requests: z.array(z.unknown(), expected("an array")).optional() })
   .meta({ id: "BatchCreateImportedApiKeysRequest" });
 
-/** The fields update and rotate may set; presence matters (SPEC.md §6.4, §6.5), so all stay optional. */
+/** The fields update and rotate may set; presence matters (docs/keys.md#update, docs/keys.md#rotate), so all stay optional. */
 const mutableFields = {
   name: nameField.optional(),
   scopes: scopesField.optional(),

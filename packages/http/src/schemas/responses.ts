@@ -3,7 +3,7 @@ import { keyStatus, type KeyRecord } from "@talos/core";
 import { timestamp } from "../codec.js";
 import { BATCH_CREATE_ERROR, KEY_STATUS, KEY_VISIBILITY, REVOCATION_REASON, VERIFICATION_ERROR, enumOutput } from "./enums.js";
 
-/** Response shapes (SPEC.md §5): every field is always emitted (protojson "emit unpopulated"). */
+/** Response shapes (docs/wire.md#resources): every field is always emitted (protojson "emit unpopulated"). */
 
 const Timestamp = z.string().nullable().meta({ format: "date-time" });
 const Int64 = z.string().meta({ description: "int64 as a decimal string" });
