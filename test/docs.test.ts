@@ -76,7 +76,8 @@ describe("links into docs/", () => {
   it("nothing cites a document outside the repository (run `node scripts/cite-docs.mjs`)", () => {
     const found: string[] = [];
     for (const f of files) {
-      if (f.startsWith("docs/") || f === "scripts/cite-docs.mjs") continue;
+      // docs/ is the target; vendored fixtures are kept byte for byte
+      if (f.startsWith("docs/") || f.startsWith("test/fixtures/") || f === "scripts/cite-docs.mjs") continue;
       const text = readFileSync(join(ROOT, f), "utf8");
       if (rewrite(text).text !== text) found.push(`${f}: old section citations`);
       for (const l of leftovers(text)) found.push(`${f}:${l.line}: ${l.text}`);
