@@ -188,7 +188,7 @@ function typeText(s: Json): string {
   if (alts) return [...new Set(alts.map(typeText))].join(" or ");
   if (Array.isArray(s.enum)) return (s.enum as unknown[]).map((v) => code(v)).join(", ");
   const t = s.type;
-  if (Array.isArray(t)) return t.join(" or ");
+  if (Array.isArray(t)) return t.map((x) => (x !== "null" && s.format ? `${x} (${s.format})` : x)).join(" or ");
   if (t === "array") return `array of ${s.items ? typeText(s.items as Json) : "any"}`;
   if (t === "object") return s.properties ? "object" : "object (any members)";
   if (typeof t === "string") return s.format ? `${t} (${s.format})` : t;
