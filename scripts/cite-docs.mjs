@@ -93,7 +93,7 @@ const RUN = new RegExp(String.raw`${SPEC}(?:\.md)?\s*§\s*(${REF})((?:${SEP}§\s
 const BARE = new RegExp(String.raw`(?<!RFC\s?\d+\s?)§\s*(${REF})`, "g");
 
 const PHRASES = [
-  [new RegExp(String.raw`the ${SPEC} list`, "g"), "the documented list"],
+  [new RegExp(String.raw`the ${SPEC} list`, "g"), "the reference's list"],
   [new RegExp(String.raw`in ${SPEC} order`, "g"), "in the documented order"],
   [new RegExp(String.raw`\(${DESIGN.replace(".", "\\.")}, Testing\)`, "g"), "(docs/architecture.md#tests)"],
   [new RegExp(String.raw`${DESIGN.replace(".", "\\.")} habit \d+`, "g"), "docs/architecture.md#habits"],

@@ -6,7 +6,7 @@ import { bareFailure, type Verification } from "../verify/result.js";
 /** docs/derived-tokens.md#derive: rejected at the top level of `custom_claims`. */
 export const RESERVED_CLAIMS: readonly string[] = ["jti", "sub", "iss", "aud", "iat", "exp", "nbf", "nid", "akid", "pid", "tty", "oid", "scp", "scope", "meta", "vis", "acl"];
 /**
- * `act` is emitted by the server too (the parent's actor) but missing from the documented list; letting a
+ * `act` is emitted by the server too (the parent's actor) but missing from the reference's list; letting a
  * caller set it would either be silently overwritten or spoof the actor, so it is rejected as well.
  */
 const SERVER_CLAIMS = new Set([...RESERVED_CLAIMS, "act"]);
