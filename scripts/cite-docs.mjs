@@ -93,8 +93,8 @@ const RUN = new RegExp(String.raw`${SPEC}(?:\.md)?\s*§\s*(${REF})((?:${SEP}§\s
 const BARE = new RegExp(String.raw`(?<!RFC\s?\d+\s?)§\s*(${REF})`, "g");
 
 const PHRASES = [
-  [new RegExp(String.raw`the ${SPEC} list`, "g"), "the reference's list"],
-  [new RegExp(String.raw`in ${SPEC} order`, "g"), "in the documented order"],
+  [new RegExp(`the ${SPEC} list`, "g"), "the reference's list"],
+  [new RegExp(`in ${SPEC} order`, "g"), "in the documented order"],
   [new RegExp(String.raw`\(${DESIGN.replace(".", "\\.")}, Testing\)`, "g"), "(docs/architecture.md#tests)"],
   [new RegExp(String.raw`${DESIGN.replace(".", "\\.")} habit \d+`, "g"), "docs/architecture.md#habits"],
   [new RegExp(DESIGN.replace(".", "\\."), "g"), "docs/architecture.md"],
