@@ -3,7 +3,7 @@
  * code cites docs/ anchors that exist, and nothing points at documents outside the repository.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -13,10 +13,24 @@ import { leftovers, rewrite } from "../scripts/cite-docs.mjs";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TEXT = /\.(ts|mts|mjs|js|json|md|conf|ya?ml|sh|sql)$|(^|\/)(Dockerfile|run)$/;
 
-/** Files of the work tree that git would commit (tracked or new, not ignored). */
+/** Files of the work tree that git would commit (tracked or new, not ignored); a plain walk without git. */
 function repositoryFiles(): string[] {
-  const out = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
-  return [...new Set(out.split("\0"))].filter((f) => f && TEXT.test(f) && f !== "package-lock.json" && existsSync(join(ROOT, f)));
+  let all: string[];
+  try {
+    const out = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
+    all = [...new Set(out.split("\0"))];
+  } catch {
+    all = walk("");
+  }
+  return all.filter((f) => f && TEXT.test(f) && f !== "package-lock.json" && existsSync(join(ROOT, f)));
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const path = dir === "" ? e.name : `${dir}/${e.name}`;
+    if (e.isDirectory()) return /^(node_modules|\.git|dist|\.talos|coverage)$/.test(e.name) ? [] : walk(path);
+    return [path];
+  });
 }
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
