@@ -4,7 +4,7 @@ import { createKeyCache, NIL_NID, toCachedKey, type KeyRecord } from "@talos/cor
 import { round } from "./stats.js";
 
 /**
- * Heap used by the real verification cache holding N realistic key records (SPEC.md §13).
+ * Heap used by the real verification cache holding N realistic key records (docs/verification.md#cache).
  * Run with `node --expose-gc --import tsx bench/cache-memory.ts --entries 1000000`.
  * Every record gets its own strings, arrays, Dates and metadata object, as rows decoded by the
  * database driver do (shared literals would understate the cost). Prints CACHE_MEMORY <json>.

@@ -1,6 +1,6 @@
 /**
  * Revocation propagation between two `talos serve admin` processes on one PostgreSQL database
- * (SPEC.md §13): for each of N keys, warm instance B's cache, revoke on A, poll B (plain verify,
+ * (docs/verification.md#cache): for each of N keys, warm instance B's cache, revoke on A, poll B (plain verify,
  * cache not bypassed) every few ms until it answers REVOKED. Both run with cache.ttl 10m, so only
  * the invalidation can explain the fresh answer.
  *

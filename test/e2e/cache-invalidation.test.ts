@@ -1,6 +1,6 @@
 /**
- * Cross-process cache invalidation through PostgreSQL LISTEN/NOTIFY (SPEC.md §13), per-process rate
- * limits of the memory backend (§14.2) and the last-used flush (§15), with real `talos` processes
+ * Cross-process cache invalidation through PostgreSQL LISTEN/NOTIFY (docs/verification.md#cache), per-process rate
+ * limits of the memory backend (docs/verification.md#rate-limit-backends) and the last-used flush (docs/verification.md#last-used-time), with real `talos` processes
  * on one real PostgreSQL database and no Redis. The Redis paths are in redis.test.ts.
  *
  * Every server runs with `cache.ttl` 10m: within a test only an invalidation (or a cleared cache)

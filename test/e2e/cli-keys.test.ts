@@ -1,5 +1,5 @@
 /**
- * The HTTP client commands of the CLI (SPEC.md §19.2): `talos keys …` and `talos jwk get`, run as
+ * The HTTP client commands of the CLI (docs/cli.md#client-commands): `talos keys …` and `talos jwk get`, run as
  * real child processes against one real `talos serve` (and, for headers and odd answers, a tiny
  * local HTTP server that records what the CLI sends).
  */

@@ -1,5 +1,5 @@
 /**
- * SIGTERM on a real `talos serve` process with keep-alive clients (SPEC.md §2): every request sent
+ * SIGTERM on a real `talos serve` process with keep-alive clients (docs/server.md#processes-surfaces-and-ports): every request sent
  * before the signal is answered and logged, none is reset; idle keep-alive connections are closed
  * cleanly and the process exits 0. Several trials, since the defect was a race (3 of 8 before).
  */

@@ -1,6 +1,6 @@
 /**
  * The all-in-one on the embedded database with `npm start`'s defaults (`talos serve --dev`),
- * plus the CLI's one-shot behaviours (SPEC.md §17, §18, §19). Every process runs in a temporary
+ * plus the CLI's one-shot behaviours (docs/configuration.md, docs/server.md#databases-and-migrations, docs/cli.md). Every process runs in a temporary
  * working directory, so `./.talos/` never lands in the repository.
  */
 import { createServer } from "node:net";
@@ -54,7 +54,7 @@ describe("talos serve --dev (embedded database, all-in-one)", { timeout: E2E_TIM
 
     const ready = await fetchJson(`${first.apiUrl}/health/ready`);
     expect(ready.status).toBe(200);
-    // dev mode also generates a JWT signing key (SPEC.md §19.1): the JWKS serves it
+    // dev mode also generates a JWT signing key (docs/cli.md#server-commands): the JWKS serves it
     const jwks = await fetchJson(`${first.apiUrl}/v2alpha1/derivedKeys/jwks.json`);
     expect(jwks.status).toBe(200);
     jwksKids = (jwks.body.keys as { kid: string }[]).map((k) => k.kid);

@@ -1,5 +1,5 @@
 /**
- * Derived tokens against the real `talos` binary (SPEC.md §10, §19.1, §21.3): a consumer verifies
+ * Derived tokens against the real `talos` binary (docs/derived-tokens.md, docs/cli.md#server-commands, docs/compatibility.md#derived-token-compatibility): a consumer verifies
  * JWTs offline with a standard JWKS client, macaroons with the npm `macaroon` package, the Ory SDK
  * derives, and keys printed by `talos jwk generate` configure a server.
  */
@@ -147,7 +147,7 @@ describe("talos serve: offline verification by consumers", () => {
     const err = await api.adminDeriveToken({ deriveTokenRequest: { credential: secret, scopes: ["admin"] } }).catch((e: { response: { status: number; data: any } }) => e.response);
     expect(err.status).toBe(403);
     expect(err.data.error.message).toBe("requested scope 'admin' not available in parent key");
-    // SPEC.md §21.3: getJwks resolves with the bare key set (data.keys, not data.jwks)
+    // docs/compatibility.md#derived-token-compatibility: getJwks resolves with the bare key set (data.keys, not data.jwks)
     const jwks = await api.getJwks();
     expect((jwks.data as unknown as { keys: { kid: string }[] }).keys.map((k) => k.kid)).toEqual(["e2e-key"]);
   });

@@ -1,5 +1,5 @@
 /**
- * Logs of a real `talos serve` process (SPEC.md §16): a full scripted session full of secrets
+ * Logs of a real `talos serve` process (docs/server.md#health-version-metrics-and-logs): a full scripted session full of secrets
  * (issue, rotate, import with raw keys, batch import, verify, self-revoke, derive, gateway verify,
  * page tokens, Authorization headers, secrets pasted into URLs and broken JSON) and then not one
  * secret, raw key, credential, page token, HMAC secret, signing key or database password may

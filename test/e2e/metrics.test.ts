@@ -1,5 +1,5 @@
 /**
- * /metrics on the metrics listener of a real `talos serve` process (SPEC.md §16): after a scripted
+ * /metrics on the metrics listener of a real `talos serve` process (docs/server.md#health-version-metrics-and-logs): after a scripted
  * sequence of requests the counters say exactly what happened, route labels are templates (never
  * raw paths with key ids), and http_requests_in_flight follows a request that is still running.
  */

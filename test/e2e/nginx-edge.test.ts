@@ -245,7 +245,7 @@ describe.skipIf(!TEST_DSN || !nginxBin)("public edge: real nginx in front of tal
     expect(unknown.body.error.details[0].reason).toBe("API_KEY_NOT_FOUND");
   });
 
-  it("the %3A spelling of :selfRevoke is allowed too, consistently (SPEC.md §3.4)", async () => {
+  it("the %3A spelling of :selfRevoke is allowed too, consistently (docs/wire.md#paths-and-query-strings)", async () => {
     const k = await issue("edge-self-revoke-encoded");
     const r = await rawRequest(edge.port, httpRequest("POST", "/v2alpha1/apiKeys%3AselfRevoke", { body: JSON.stringify({ credential: k.secret }) }));
     expect(r.status, r.body).toBe(200);

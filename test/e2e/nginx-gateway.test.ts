@@ -1,7 +1,7 @@
 /**
  * nginx/gateway-auth-request.conf with a REAL nginx: a team's API (here a tiny node server that
  * echoes what it received) protected by `auth_request` against a real `talos serve admin`
- * process's GET /gateway/verify (SPEC.md §20.1).
+ * process's GET /gateway/verify (docs/verification.md#gateway-verify).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";

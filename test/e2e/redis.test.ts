@@ -1,5 +1,5 @@
 /**
- * Redis with real `talos` processes (SPEC.md §13, §14): cache invalidation over Redis pub/sub (the
+ * Redis with real `talos` processes (docs/verification.md#cache, docs/verification.md#rate-limits): cache invalidation over Redis pub/sub (the
  * subscriber alone, end to end, and after its connection is killed), the shared `redis` rate-limit
  * backend across two processes, and a Redis that is down (fail-open and fail-closed).
  *

@@ -1,5 +1,5 @@
 /**
- * Compatibility with the published Ory SDK (SPEC.md §21.4): `@ory/client`'s ApiKeysApi drives real
+ * Compatibility with the published Ory SDK (docs/compatibility.md#http-and-sdk-compatibility): `@ory/client`'s ApiKeysApi drives real
  * `talos` processes unchanged — the all-in-one on the embedded database always, and split admin +
  * public processes on PostgreSQL when TALOS_TEST_DSN is set. Assertions are on the typed responses.
  */
@@ -20,10 +20,10 @@ import { E2E_TIMEOUT_MS, startTalos, stopAllTalos, type TalosProcess } from "../
 
 const SECRET = "e2e-sdk-hmac-secret-0123456789abcdef-xyz";
 const ISSUER = "https://sdk.e2e.talos.test";
-/** SPEC.md §22: imported key_id of this raw key in the nil network. */
+/** docs/compatibility.md#test-vectors: imported key_id of this raw key in the nil network. */
 const VECTOR_RAW_KEY = "sk_live_example_0001";
 const VECTOR_KEY_ID = "5c307a51521d853fb92610f351eff76d1aeec225a7cbdc8ec4f7558b09594648";
-/** SPEC.md §22: a Talos-format issued key; importing it must fail. */
+/** docs/compatibility.md#test-vectors: a Talos-format issued key; importing it must fail. */
 const TALOS_FORMAT_KEY =
   "ory_ak_v1_Qixkm4LLsreXThDin1PMp9sWK4x6LUoqCmkeLVEqBFS2B8YTHGnSV2U6GHuMLoWd_9EqeTSRe7bcCsfm5SdpUkfJCio1NU9TaVQFWXiumh6DZ";
 
@@ -38,7 +38,7 @@ interface Target {
   cleanup(): Promise<void>;
 }
 
-// accessToken: the SDK then sends `Authorization: Bearer …`, which talos ignores (SPEC.md §3.5)
+// accessToken: the SDK then sends `Authorization: Bearer …`, which talos ignores (docs/wire.md#headers)
 const sdk = (basePath: string) => new ApiKeysApi(new Configuration({ basePath, accessToken: "ory_pat_not_checked" }));
 const serverEnv = (dsn: string) => ({ TALOS_DB_DSN: dsn, TALOS_SECRETS_HMAC_CURRENT: SECRET, TALOS_CREDENTIALS_ISSUER: ISSUER });
 

@@ -1,5 +1,5 @@
 /**
- * Split deployment end to end (SPEC.md §2, §13, §16, §18, §19): `talos migrate`, then
+ * Split deployment end to end (docs/server.md#processes-surfaces-and-ports, docs/verification.md#cache, docs/server.md#health-version-metrics-and-logs, docs/server.md#databases-and-migrations, docs/cli.md): `talos migrate`, then
  * `talos serve admin` and `talos serve public` as two real processes on one PostgreSQL database.
  */
 import http from "node:http";
@@ -268,7 +268,7 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
     try {
       // (a fresh database has every migration pending, as the status test above shows)
       const p = await startTalos({ args: ["serve", "admin", "--migrate"], env: serverEnv(db2.dsn) });
-      // ready implies "schema current" (SPEC.md §16)
+      // ready implies "schema current" (docs/server.md#health-version-metrics-and-logs)
       expect((await fetchJson(`${p.apiUrl}/health/ready`)).status).toBe(200);
       const issued = await fetchJson(`${p.apiUrl}/v2alpha1/admin/issuedApiKeys`, { body: { actor_id: "e2e-migrate-flag" } });
       expect(issued.status).toBe(201);

@@ -105,7 +105,7 @@ describe.skipIf(!RUN)("serve.workers: several processes share the API port", { t
   const metrics = async () => (await fetchJson(`${talos.metricsUrl}/metrics`)).text;
   const cacheMisses = async () => metricValue(await metrics(), "talos_verification_cache_total", { result: "miss" });
   const ready = () => fetchJson(`${talos.metricsUrl}/health/ready`);
-  /** SPEC §7.3: a revoked key shows in error_code only (status is never KEY_STATUS_REVOKED in a verify) */
+  /** docs/verification.md#verification-error-codes: a revoked key shows in error_code only (status is never KEY_STATUS_REVOKED in a verify) */
   const isRevoked = (r: JsonResponse) => r.body?.is_valid === false && r.body.error_code === "VERIFICATION_ERROR_REVOKED";
 
   it("the primary forks exactly 2 workers and answers /health/alive and /health/ready", async () => {

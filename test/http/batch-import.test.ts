@@ -4,7 +4,7 @@ import { mintIssuedKey, type AuditEvent, type Repo, type Store } from "@talos/co
 import { TEST_SECRET, startOn, testDatabases, type TestResponse, type TestServer } from "../support/harness.js";
 
 /**
- * POST /v2alpha1/admin/importedApiKeys:batchCreate (SPEC.md §6.9, with §6.7 per item and §6.12
+ * POST /v2alpha1/admin/importedApiKeys:batchCreate (docs/keys.md#batch-import, with docs/keys.md#import per item and docs/keys.md#idempotency
  * replays), on the embedded database and PostgreSQL.
  */
 

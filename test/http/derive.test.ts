@@ -19,7 +19,7 @@ import {
   verify,
 } from "../support/http-expect.js";
 
-/** SPEC.md §10: derive, JWT and macaroon formats, their verification, the JWKS, key rotation. */
+/** docs/derived-tokens.md: derive, JWT and macaroon formats, their verification, the JWKS, key rotation. */
 
 const DERIVE = "/v2alpha1/admin/apiKeys:derive";
 const IMPORTED = "/v2alpha1/admin/importedApiKeys";
@@ -35,7 +35,7 @@ const publicOf = (k: JWK): JWK => ({ kty: k.kty, kid: k.kid, crv: k.crv, x: k.x 
 
 const enc = new TextEncoder();
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
-/** The documented root key, computed here independently of the server code (SPEC.md §10.3). */
+/** The documented root key, computed here independently of the server code (docs/derived-tokens.md#macaroon). */
 const rootKeyOf = (secret: string) => createHmac("sha256", Buffer.from(secret, "utf8")).update("talos/macaroon/v1/root-key").digest();
 
 async function signWith(jwk: JWK, claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
@@ -112,7 +112,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-describe("derive: request and parent checks (SPEC.md §10.1)", () => {
+describe("derive: request and parent checks (docs/derived-tokens.md#derive)", () => {
   it("400 credential_required when the credential is missing or empty", async () => {
     for (const body of [{}, { credential: "" }, { credential: null }]) {
       expectEnvelope(await derive(s, body), 400, "INVALID_ARGUMENT", "CREDENTIAL_REQUIRED", { message: "credential is required" });
@@ -263,7 +263,7 @@ describe("derive: request and parent checks (SPEC.md §10.1)", () => {
   });
 });
 
-describe("JWT (SPEC.md §10.2)", () => {
+describe("JWT (docs/derived-tokens.md#jwt)", () => {
   it("EdDSA with kid and typ; the claim set; custom claims at top level; verifies against the served JWKS", async () => {
     const owner = actor("jwt");
     const { key, secret } = await issue(s, { actor_id: owner, scopes: ["read", "write"], metadata: { team: "blue" } });
@@ -310,7 +310,7 @@ describe("JWT (SPEC.md §10.2)", () => {
   });
 });
 
-describe("macaroon (SPEC.md §10.3)", () => {
+describe("macaroon (docs/derived-tokens.md#macaroon)", () => {
   it("mc_v1_ + unpadded base64url of a V2 macaroon that the npm package verifies with the documented root key", async () => {
     const owner = actor("mac");
     const { key, secret } = await issue(s, { actor_id: owner, scopes: ["read"], metadata: { m: 1 } });
@@ -344,7 +344,7 @@ describe("macaroon (SPEC.md §10.3)", () => {
   });
 });
 
-describe("verifying derived tokens (SPEC.md §7.4, §10.2, §10.3)", () => {
+describe("verifying derived tokens (docs/verification.md#verify-response, docs/derived-tokens.md#jwt, docs/derived-tokens.md#macaroon)", () => {
   async function fixture(body: Record<string, unknown> = {}) {
     const owner = actor("vf");
     const issued = await issue(s, { actor_id: owner, scopes: ["read", "write"], metadata: { team: "a", tenant: "meta-wins" }, rate_limit_policy: { quota: 1, window: "60s" } });
@@ -527,7 +527,7 @@ describe("verifying derived tokens (SPEC.md §7.4, §10.2, §10.3)", () => {
   });
 });
 
-describe("JWKS (SPEC.md §10.4)", () => {
+describe("JWKS (docs/derived-tokens.md#jwks)", () => {
   it("serves public members only, with Cache-Control, in all, admin and public modes", async () => {
     for (const mode of ["all", "admin", "public"] as const) {
       const res = await appFor(mode, s.deps).request(JWKS);

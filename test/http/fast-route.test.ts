@@ -281,7 +281,7 @@ describe("verify fast route answers exactly like the Hono route", () => {
       ["JSON string", '"x"', 400],
       ["wrong type", cred(5), 400],
       ["credential over 8192 characters", cred("x".repeat(8193)), 400],
-      // `credential` is one word, so it has no lowerCamelCase alias; the duplicate rule of §3.2 still
+      // `credential` is one word, so it has no lowerCamelCase alias; the duplicate rule of docs/wire.md#json-requests still
       // applies to every field, unknown ones included
       ["same field in snake_case and lowerCamelCase", JSON.stringify({ credential: key, foo_bar: 1, fooBar: 2 }), 400],
       ["150 levels of nesting", deep, 400],
@@ -397,7 +397,7 @@ describe("verify fast route answers exactly like the Hono route", () => {
   });
 
   describe("fall-through to Hono on the real server", () => {
-    it("a query string, a percent-encoded path (%3A = :, SPEC.md §3.4): 200 valid, as app.request", async () => {
+    it("a query string, a percent-encoded path (%3A = :, docs/wire.md#paths-and-query-strings): 200 valid, as app.request", async () => {
       for (const path of [`${VERIFY}?x=1`, "/v2alpha1/admin/apiKeys%3Averify"]) {
         const a = await real(s, cred(key), {}, path);
         expect(viaOf(s, a), path).toBe("hono");

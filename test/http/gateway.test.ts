@@ -3,7 +3,7 @@ import { startOn, startTestServer, testDatabases, type TestServer } from "../sup
 
 const GATEWAY = "/gateway/verify";
 
-/** GET /gateway/verify (SPEC.md §20.1) on the admin surface, on every test database. */
+/** GET /gateway/verify (docs/verification.md#gateway-verify) on the admin surface, on every test database. */
 describe.each(testDatabases())("GET /gateway/verify on $name", (db) => {
   let now = Date.now();
   let s: TestServer;

@@ -8,7 +8,7 @@ import { TEST_ISSUER, TEST_SECRET, startOn, startTestServer, testDatabases, type
 import { KEY_FIELDS, NOT_FOUND_VERIFICATION } from "../support/http-expect.js";
 
 /**
- * Imported keys over HTTP (SPEC.md §6.2–6.4, §6.6–6.8, §6.10–6.12, §7, §9, §11): import, get, list,
+ * Imported keys over HTTP (docs/keys.md#list, docs/keys.md#get, docs/keys.md#update, docs/keys.md#revoke, docs/keys.md#import, docs/keys.md#revoke-alias, docs/keys.md#delete, docs/keys.md#self-revocation, docs/keys.md#idempotency, docs/verification.md, docs/keys.md#imported-key-ids, docs/keys.md#listing-filters-and-page-tokens): import, get, list,
  * update, revoke, delete, verify, batch verify and self-revoke, on the embedded database and PostgreSQL.
  */
 
@@ -21,7 +21,7 @@ const HOUR = 3_600_000;
 const TALOS_FORMAT = "raw_key uses a Talos credential format and cannot be imported";
 const DUPLICATE = "key already imported (duplicate detected)";
 
-/** SPEC.md §9, computed independently of the implementation. */
+/** docs/keys.md#imported-key-ids, computed independently of the implementation. */
 const keyIdOf = (raw: string): string =>
   createHash("sha512-256")
     .update(Buffer.concat([Buffer.from(NIL, "ascii"), Buffer.from([0]), Buffer.from(raw, "utf8")]))
@@ -50,7 +50,7 @@ function expectBadRequest(res: TestResponse, field: string, message?: string): v
   if (message !== undefined) expect(res.body.error.message).toBe(message);
 }
 
-/** Page-token rejections carry the exact §11.2 message (no field prefix) and metadata.field = page_token. */
+/** Page-token rejections carry the exact docs/keys.md#page-tokens message (no field prefix) and metadata.field = page_token. */
 function expectBadToken(res: TestResponse, message: string): void {
   expectError(res, 400, "INVALID_ARGUMENT", "BAD_REQUEST", message);
   expect(res.body.error.details[0].metadata.field).toBe("page_token");
@@ -185,7 +185,7 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
       expect(got.body).toEqual(k);
     });
 
-    it("SPEC §22 vector: raw key sk_live_example_0001 gets key_id 5c307a51…594648 and verifies", async () => {
+    it("docs/compatibility.md#test-vectors vector: raw key sk_live_example_0001 gets key_id 5c307a51…594648 and verifies", async () => {
       const raw = "sk_live_example_0001";
       const vector = "5c307a51521d853fb92610f351eff76d1aeec225a7cbdc8ec4f7558b09594648";
       const res = await req("POST", BASE, { raw_key: raw, name: "vector", actor_id: actor("vector") });
@@ -228,7 +228,7 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
         expect(r.status, `${ttl}: ${r.text}`).toBe(201);
         expect(ms(r.body.expire_time) - ms(r.body.create_time)).toBe(sec * 1000);
       }
-      // within the 10-year bound but beyond max_ttl (8760h): the expiry-rule message (§6.1)
+      // within the 10-year bound but beyond max_ttl (8760h): the expiry-rule message (docs/keys.md#issue)
       const over = await req("POST", BASE, { raw_key: newRaw(), name: "t", actor_id: actor("ttl"), ttl: "315360000s" });
       expectError(over, 400, "INVALID_ARGUMENT", "BAD_REQUEST");
       expect(over.body.error.message).toMatch(/^ttl \S+ exceeds the project maximum of \S+$/);
@@ -334,7 +334,7 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
       expect(list.body.imported_api_keys).toEqual([]);
     });
 
-    it("rejects Talos-format raw keys with 409 failed_precondition and stores nothing (§7.1 rules 1–3)", async () => {
+    it("rejects Talos-format raw keys with 409 failed_precondition and stores nothing (docs/verification.md#credential-routing rules 1–3)", async () => {
       const issued = await issue();
       const now = Math.floor(clock() / 1000);
       const otherPrefix = mintIssuedKey({ prefix: "acme", secret: "some-other-secret-0123456789abcdefghij", keyId: randomUUID(), unixSeconds: now });
@@ -357,7 +357,7 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
         expect(res.text).not.toContain(raw);
         expectNotFound(await req("GET", `${BASE}/${keyIdOf(raw)}`));
       }
-      // near misses route as imported keys and are accepted (§7.1 rule 4)
+      // near misses route as imported keys and are accepted (docs/verification.md#credential-routing rule 4)
       const nearMisses = [
         `${issued.secret.slice(0, -1)}0`, // checksum with a non-Base58 character
         issued.secret.replace("_v1_", "_v2_"),
@@ -898,7 +898,7 @@ describe.each(testDatabases())("imported keys on $name", (db) => {
       expect(Math.abs(ms(used.body.last_used_time) - clock())).toBeLessThan(60_000);
     });
 
-    it("REVOKED and EXPIRED carry the key's fields; status per §7.3", async () => {
+    it("REVOKED and EXPIRED carry the key's fields; status per docs/verification.md#verification-error-codes", async () => {
       const who = actor("state");
       const r = await imp({ actor_id: who, scopes: ["x"], metadata: { m: 1 }, rate_limit_policy: { quota: 5, window: "60s" } });
       await req("POST", `${BASE}/${r.keyId}:revoke`, { reason: 1 });

@@ -184,7 +184,7 @@ describe("slow clients are cut at the configured limits", () => {
   });
 });
 
-describe("the default limits (SPEC.md §2: header read 5 s) are enforced within a second", () => {
+describe("the default limits (docs/server.md#processes-surfaces-and-ports: header read 5 s) are enforced within a second", () => {
   it("partial headers: 408 after 5 s, not node's 30 s check interval", async () => {
     // a second listener of the same server, with the default timeouts
     const api = await s.server.listen("all", { host: "127.0.0.1", port: 0 });

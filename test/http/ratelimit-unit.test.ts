@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from "../support/harness.js";
 import { expectBadRequest } from "../support/http-expect.js";
 
 /**
- * A rate-limit `unit` is echoed in the RateLimit-Policy header as `qu="<unit>"` (SPEC.md §14.3).
+ * A rate-limit `unit` is echoed in the RateLimit-Policy header as `qu="<unit>"` (docs/verification.md#rate-limit-headers).
  * Input is restricted to visible ASCII without '"' and '\' on every write path; a unit stored before
  * that rule (written here straight through the store) must still never break verify.
  */

@@ -200,7 +200,7 @@ describe("__proto__, constructor and prototype keys are a 400 at any depth (defe
     for (const [path, body] of cases) {
       expect400(await inProcess("POST", path, body), /must not contain the key "(__proto__|constructor|prototype)"/);
     }
-    // lowerCamelCase spelling that becomes __proto__ in snake_case (SPEC.md §3.2)
+    // lowerCamelCase spelling that becomes __proto__ in snake_case (docs/wire.md#json-requests)
     expect400(await inProcess("POST", ISSUED, '{"actor_id":"a","_Proto__":{"name":"x"}}'), /not allowed/, "__proto__");
     // the key is still active: self-revoke did not read the smuggled credential
     expect((await s.request("POST", VERIFY, { credential: k.secret })).body.is_valid).toBe(true);

@@ -91,7 +91,7 @@ describe.each(testDatabases())("rate limits (memory backend) on $name", (db) => 
   });
   afterAll(() => s?.close());
 
-  it("a burst of 3Q gets exactly Q allowed, with headers and body fields of SPEC.md §14", async () => {
+  it("a burst of 3Q gets exactly Q allowed, with headers and body fields of docs/verification.md#rate-limits", async () => {
     const Q = 10;
     const k = await issue(s, { rate_limit_policy: { quota: String(Q), window: "60s" } });
     const now = clock.nextSecond();
@@ -114,7 +114,7 @@ describe.each(testDatabases())("rate limits (memory backend) on $name", (db) => 
       rate_limit_policy: { quota: "10", window: "60s", unit: "" },
     });
     expect(Date.parse(limited.body.rate_limit_reset_time)).toBe(now + 60_000);
-    expect(limited.headers.get("retry-after")).toBe("6"); // SPEC.md §14.1's example
+    expect(limited.headers.get("retry-after")).toBe("6"); // docs/verification.md#gcra's example
     expect(limited.headers.get("ratelimit")).toBe('"default";r=0;t=60');
     // Rate limiting applies on cache hits too.
     expect(results.slice(1).every((r) => r.headers.get("ory-talos-cache") === "HIT")).toBe(true);

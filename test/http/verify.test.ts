@@ -18,7 +18,7 @@ import {
   verify,
 } from "../support/http-expect.js";
 
-/** SPEC.md §22 */
+/** docs/compatibility.md#test-vectors */
 const VECTOR_SECRET = "0123456789abcdef0123456789abcdef";
 const VECTOR_KEY_ID = "3f2c9a4e-8b1d-4c7e-9f00-1a2b3c4d5e6f";
 const VECTOR_KEY =
@@ -54,7 +54,7 @@ describe.each(testDatabases())("verify issued keys on $name", (db) => {
   const clock2 = manualClock(Date.UTC(2026, 5, 1));
   /** default configuration (cache on) */
   let s: TestServer;
-  /** cache disabled; the §22 secret is a retired HMAC secret */
+  /** cache disabled; the docs/compatibility.md#test-vectors secret is a retired HMAC secret */
   let r: TestServer;
 
   beforeAll(async () => {
@@ -99,7 +99,7 @@ describe.each(testDatabases())("verify issued keys on $name", (db) => {
       expect(res.headers.get("cache-control")).toBeNull();
     });
 
-    it("NOT_FOUND bodies are byte-identical whatever the cause (SPEC.md §7.4 example)", async () => {
+    it("NOT_FOUND bodies are byte-identical whatever the cause (docs/verification.md#verify-response example)", async () => {
       const existing = await issue(s, { actor_id: actor("nf") });
       const nowS = Math.floor(clock.now / 1000);
       const mint = (over: { prefix?: string; secret?: string; keyId?: string; unixSeconds?: number }) =>
@@ -389,7 +389,7 @@ describe.each(testDatabases())("verify issued keys on $name", (db) => {
     });
   });
 
-  describe("HMAC secrets and the SPEC.md §22 vector", () => {
+  describe("HMAC secrets and the docs/compatibility.md#test-vectors vector", () => {
     const vectorRecord = (srv: TestServer) =>
       srv.built.store.repo.insertKey(
         issuedRecord({ keyId: VECTOR_KEY_ID, actorId: "user_123", name: "ci-bot", scopes: ["read"], expireTime: new Date(Date.UTC(2030, 0, 1)) }, VECTOR_TS),

@@ -9,7 +9,7 @@ export const ISSUED_PATH = "/v2alpha1/admin/issuedApiKeys";
 export const IMPORTED_PATH = "/v2alpha1/admin/importedApiKeys";
 export const VERIFY_PATH = "/v2alpha1/admin/apiKeys:verify";
 export const SELF_REVOKE_PATH = "/v2alpha1/apiKeys:selfRevoke";
-/** The invalidation channels of SPEC.md §13. */
+/** The invalidation channels of docs/verification.md#cache. */
 export const PG_CHANNEL = "talos_cache_invalidate";
 export const REDIS_CHANNEL = "talos:cache:invalidate";
 export const NIL_NID = "00000000-0000-0000-0000-000000000000";

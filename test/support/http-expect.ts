@@ -10,7 +10,7 @@ export const VERIFY = "/v2alpha1/admin/apiKeys:verify";
 export const BATCH_VERIFY = "/v2alpha1/admin/apiKeys:batchVerify";
 export const SELF_REVOKE = "/v2alpha1/apiKeys:selfRevoke";
 
-/** SPEC.md §3.5: on every response. */
+/** docs/wire.md#headers: on every response. */
 export const SECURITY_HEADERS: Record<string, string> = {
   "strict-transport-security": "max-age=31536000; includeSubDomains",
   "x-frame-options": "DENY",
@@ -23,7 +23,7 @@ export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-
 const B58 = "[1-9A-HJ-NP-Za-km-z]";
 export const SECRET_RE = (prefix = "ory_ak") => new RegExp(`^${prefix}_v1_${B58}{64}_${B58}{43,44}$`);
 
-/** The 15 fields of IssuedApiKey / ImportedApiKey (SPEC.md §5.1), all always present. */
+/** The 15 fields of IssuedApiKey / ImportedApiKey (docs/wire.md#api-key-resource), all always present. */
 export const KEY_FIELDS = [
   "key_id",
   "name",
@@ -42,7 +42,7 @@ export const KEY_FIELDS = [
   "visibility",
 ].sort();
 
-/** SPEC.md §7.4: the exact NOT_FOUND body (no enumeration signal). */
+/** docs/verification.md#verify-response: the exact NOT_FOUND body (no enumeration signal). */
 export const NOT_FOUND_VERIFICATION = {
   is_valid: false,
   status: "KEY_STATUS_UNSPECIFIED",
@@ -60,7 +60,7 @@ export const NOT_FOUND_VERIFICATION = {
   rate_limit_reset_time: null,
 };
 
-/** RFC 3339 as SPEC.md §3.1 writes it: UTC, `Z`, no fraction when zero, else 3 digits. */
+/** RFC 3339 as docs/wire.md#json-responses writes it: UTC, `Z`, no fraction when zero, else 3 digits. */
 export const rfc3339 = (ms: number): string => {
   const iso = new Date(ms).toISOString();
   return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
@@ -84,7 +84,7 @@ export function manualClock(startMs = Math.floor(Date.now() / 1000) * 1000) {
   return c;
 }
 
-/** Asserts the AIP-193 envelope of SPEC.md §12.1 and returns it. */
+/** Asserts the AIP-193 envelope of docs/wire.md#error-envelope and returns it. */
 export function expectEnvelope(
   res: TestResponse,
   code: number,

@@ -1,6 +1,6 @@
 /**
  * Runs the real `talos` binary (packages/cli/bin/talos.mjs) as a child process, the way users do
- * (DESIGN.md, Testing). Free of vitest imports so benchmarks and scripts can use it too.
+ * (docs/architecture.md#tests). Free of vitest imports so benchmarks and scripts can use it too.
  *
  *   afterAll(stopAllTalos);                       // in every file that spawns
  *   const admin = await startTalos({ args: ["serve", "admin"], env: { TALOS_DB_DSN: dsn, ... } });

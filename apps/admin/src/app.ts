@@ -5,7 +5,7 @@ import { verifyFastRoutes, verifyRoutes } from "./routes/verify.js";
 import { gatewayRoutes } from "./routes/gateway.js";
 import { openApiRoute } from "./routes/openapi.js";
 
-/** Every admin operation (SPEC.md §4, §20.1), without health/version/JWKS. */
+/** Every admin operation (docs/wire.md#endpoints, docs/verification.md#gateway-verify), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
   return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps)];
 }

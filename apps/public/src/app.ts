@@ -13,7 +13,7 @@ import {
   type RouteDef,
 } from "@talos/http";
 
-/** POST /v2alpha1/apiKeys:selfRevoke (SPEC.md §6.11): a key holder revokes their own key. */
+/** POST /v2alpha1/apiKeys:selfRevoke (docs/keys.md#self-revocation): a key holder revokes their own key. */
 export function publicRoutes(deps: AppDeps): RouteDef[] {
   const ctx = deps.ctx;
   return [

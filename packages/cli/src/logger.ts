@@ -6,7 +6,7 @@ import type { RequestLine } from "@talos/server";
 export type { RequestLine };
 
 /**
- * Structured logs (SPEC.md §16). Redaction is a second line of defence: credentials never
+ * Structured logs (docs/server.md#health-version-metrics-and-logs). Redaction is a second line of defence: credentials never
  * reach a log call in the first place.
  */
 export function createLogger(log: Config["log"] | { level: string; format: string }): Pino {

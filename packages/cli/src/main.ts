@@ -3,7 +3,7 @@ import { Command, CommanderError } from "commander";
 import { VERSION } from "@talos/core/version";
 import { registerKeysCommands } from "./commands/keys/index.js";
 
-/** `talos`: one file per command, heavy modules loaded lazily (DESIGN.md habit 7). */
+/** `talos`: one file per command, heavy modules loaded lazily (docs/architecture.md#habits). */
 const program = new Command()
   .name("talos")
   .description("Talos for TypeScript: an Ory Talos compatible API key server")
@@ -70,7 +70,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    // --help and --version exit 0; usage mistakes exit 2 (SPEC.md §19).
+    // --help and --version exit 0; usage mistakes exit 2 (docs/cli.md).
     process.exitCode = e.exitCode === 0 ? 0 : 2;
   } else {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -36,7 +36,7 @@ describe("parseDurationExact", () => {
   });
 });
 
-describe("parseTtl (SPEC.md §3.3)", () => {
+describe("parseTtl (docs/wire.md#durations)", () => {
   it.each(["", "0", "0s", "0.0s", "0ns", "-0s"])("%j means use the default", (text) => {
     expect(parseTtl(text)).toEqual({ ms: undefined });
   });

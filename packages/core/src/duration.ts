@@ -1,5 +1,5 @@
 /**
- * Durations (SPEC.md §3.3): Go syntax (ns us µs ms s m h, decimals, compounds) plus the
+ * Durations (docs/wire.md#durations): Go syntax (ns us µs ms s m h, decimals, compounds) plus the
  * extended units d, w, mo, y. Protobuf Duration strings ("3600s", "1.5s") are valid Go syntax.
  * Results are milliseconds; sub-millisecond parts are truncated.
  */
@@ -49,12 +49,12 @@ export function parseDurationExact(text: string): number | null {
   return total === 0 ? 0 : sign * total;
 }
 
-/** Bounds of a request's `ttl` (SPEC.md §3.3): 1 s to 315360000 s (10 × 365 days). */
+/** Bounds of a request's `ttl` (docs/wire.md#durations): 1 s to 315360000 s (10 × 365 days). */
 const TTL_MIN_MS = 1000;
 const TTL_MAX_MS = 315_360_000_000;
 
 /**
- * A request's `ttl` (issue, import, derive; SPEC.md §3.3): `ms` is undefined for "" or an exact zero
+ * A request's `ttl` (issue, import, derive; docs/wire.md#durations): `ms` is undefined for "" or an exact zero
  * ("use the default"). Anything else outside the bounds, however small ("1ns"), is an `error`.
  */
 export function parseTtl(text: string): { ms: number | undefined } | { error: string } {

@@ -1,4 +1,4 @@
-/** Error ids of SPEC.md §12.2. The HTTP layer owns the id -> status map. */
+/** Error ids of docs/wire.md#error-ids. The HTTP layer owns the id -> status map. */
 export type ErrorId =
   | "bad_request"
   | "credential_required"
@@ -53,7 +53,7 @@ export class ConfigurationError extends TalosError {
   }
 }
 
-/** Validation failure naming the offending field (SPEC.md §6: message names it, metadata.field holds it). */
+/** Validation failure naming the offending field (docs/keys.md#common-rules: message names it, metadata.field holds it). */
 export function badRequest(field: string, problem: string): TalosError {
   const message = field ? `${field}: ${problem}` : problem;
   return new TalosError("bad_request", message, field ? { field } : {});

@@ -1,4 +1,4 @@
-/** Domain types shared by every layer. Enums are stored and passed as their numbers (SPEC.md §5.3). */
+/** Domain types shared by every layer. Enums are stored and passed as their numbers (docs/wire.md#enums). */
 
 export const NIL_NID = "00000000-0000-0000-0000-000000000000";
 
@@ -63,7 +63,7 @@ export interface KeyRecord {
   requestFingerprint: string | null;
 }
 
-/** SPEC.md §5.1: status is computed at read time. */
+/** docs/wire.md#api-key-resource: status is computed at read time. */
 export function keyStatus(rec: Pick<KeyRecord, "revoked" | "expireTime">, now: number): KeyStatus {
   if (rec.revoked) return KeyStatus.REVOKED;
   if (rec.expireTime && rec.expireTime.getTime() <= now) return KeyStatus.EXPIRED;

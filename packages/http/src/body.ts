@@ -4,7 +4,7 @@ import type { z, ZodType } from "zod";
 import { TalosError, badRequest } from "@talos/core";
 import { FORBIDDEN_KEYS, normaliseMessage } from "./codec.js";
 
-/** SPEC.md §3.2: larger bodies are a 413. */
+/** docs/wire.md#json-requests: larger bodies are a 413. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -75,7 +75,7 @@ function loneSurrogateAt(root: object): string | null {
 /** String.prototype.isWellFormed (Node 20, ES2024): no lone surrogate. */
 const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
-/** Reads the request body as protojson (SPEC.md §3.2): empty = {}, must be a JSON object. */
+/** Reads the request body as protojson (docs/wire.md#json-requests): empty = {}, must be a JSON object. */
 export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
   return parseJsonObject(decodeBody(new Uint8Array(await c.req.arrayBuffer())));
 }

@@ -1,7 +1,7 @@
 import { badRequest } from "@talos/core";
 
 /**
- * protojson request decoding (SPEC.md §3.2): lowerCamelCase names become snake_case (the same
+ * protojson request decoding (docs/wire.md#json-requests): lowerCamelCase names become snake_case (the same
  * field in both spellings is an error), null means absent. Struct values (metadata,
  * custom_claims) are left untouched, so only the fields below are walked into.
  */
@@ -37,7 +37,7 @@ export function normaliseMessage(value: unknown, path = ""): unknown {
   return out;
 }
 
-/** RFC 3339 UTC; fractional seconds omitted when zero, else 3 digits (SPEC.md §3.1). */
+/** RFC 3339 UTC; fractional seconds omitted when zero, else 3 digits (docs/wire.md#json-responses). */
 export function timestamp(d: Date | null | undefined): string | null {
   if (!d) return null;
   const iso = d.toISOString();

@@ -59,7 +59,7 @@ export function cacheMode(c: Context): CacheMode {
   return cacheModeOf(viewOf(c));
 }
 
-/** Cache-Control tokens no-cache / no-store (case-insensitive), and Pragma: no-cache (SPEC.md §13). */
+/** Cache-Control tokens no-cache / no-store (case-insensitive), and Pragma: no-cache (docs/verification.md#cache). */
 export function cacheModeOf(req: RequestView): CacheMode {
   const cc = req.header("cache-control");
   const pragma = req.header("pragma");

@@ -1,6 +1,6 @@
 import { INTERNAL_MESSAGE, type ErrorId } from "@talos/core";
 
-/** The one exhaustive map from error id to HTTP status and canonical status name (SPEC.md §12.2). */
+/** The one exhaustive map from error id to HTTP status and canonical status name (docs/wire.md#error-ids). */
 export const ERROR_STATUS: Record<ErrorId, readonly [number, string]> = {
   bad_request: [400, "INVALID_ARGUMENT"],
   credential_required: [400, "INVALID_ARGUMENT"],

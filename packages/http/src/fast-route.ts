@@ -85,7 +85,7 @@ async function serve(
     out = await route.handle(parseJsonObject(decodeBody(await readBytes(req))), view);
   } catch (err) {
     if (err instanceof ClientClosed) {
-      // nothing to answer: the client left before its body arrived (SPEC.md §12.2: logged only)
+      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only)
       deps.inFlight?.dec();
       observe(499, 0, 0);
       return;

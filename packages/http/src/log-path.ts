@@ -4,7 +4,7 @@ const KEY_ID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 const KEEP = new Set(["", ".", ".."]);
 
 /**
- * The request path as the request log shows it (SPEC.md §16: secrets never reach a log). A client
+ * The request path as the request log shows it (docs/server.md#health-version-metrics-and-logs: secrets never reach a log). A client
  * can paste a secret or raw key into a URL; only route literals (`issuedApiKeys`, `apiKeys:verify`)
  * and key-id shaped segments (UUID, 64 hex, with a route suffix like `:revoke`) are kept, any
  * other segment becomes `*`.

@@ -7,7 +7,7 @@ import type { RouteDef } from "./router.js";
 const VERIFY_RESULT = ["valid", "invalid_format", "expired", "revoked", "not_found", "signature_invalid", "internal", "ip_not_allowed", "rate_limited"];
 const REASONS = ["unspecified", "key_compromise", "affiliation_changed", "superseded", "privilege_withdrawn"];
 
-/** Prometheus metrics of SPEC.md §16, one registry per process. */
+/** Prometheus metrics of docs/server.md#health-version-metrics-and-logs, one registry per process. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -68,7 +68,7 @@ export function createMetrics() {
     event(e: AuditEvent) {
       if (e.event === "APIKeyCreated") created.inc({ kind: e.kind, operation: e.operation });
       else if (e.event === "APIKeyRevoked") revoked.inc({ kind: e.kind, reason: REASONS[e.reason] ?? "unspecified" });
-      // rotation revokes the old key as SUPERSEDED (SPEC.md §6.5) without an APIKeyRevoked event
+      // rotation revokes the old key as SUPERSEDED (docs/keys.md#rotate) without an APIKeyRevoked event
       else if (e.event === "APIKeyRotated") revoked.inc({ kind: e.kind, reason: "superseded" });
       else if (e.event === "ImportedAPIKeyDeleted") deleted.inc();
       else if (e.event === "TokenDerived") derived.inc({ algorithm: e.algorithm });

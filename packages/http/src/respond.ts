@@ -5,7 +5,7 @@ import { envelope } from "./errors.js";
 import type { Logger } from "./logger.js";
 
 /**
- * The one way out (DESIGN.md habit 14): every response, from a Hono route or from the node:http
+ * The one way out (docs/architecture.md#habits): every response, from a Hono route or from the node:http
  * fast route, gets its status, error envelope, request id and security headers here.
  */
 

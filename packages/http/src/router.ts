@@ -63,7 +63,7 @@ function matchSegments(c: Compiled, parts: string[]): Record<string, string> | n
   return params;
 }
 
-/** Percent-decodes each segment (SPEC.md §3.4); a decoded "/" never joins two segments. */
+/** Percent-decodes each segment (docs/wire.md#paths-and-query-strings); a decoded "/" never joins two segments. */
 function splitPath(rawPath: string): string[] | null {
   const parts = rawPath.split("/").slice(1);
   if (!rawPath.includes("%")) return parts;

@@ -18,7 +18,7 @@ export async function readinessProblem(deps: Pick<AppDeps, "ready" | "draining">
 /** What the health routes read; `tokens` is absent on a cluster primary (it holds no signing keys). */
 export type HealthDeps = Pick<AppDeps, "ready" | "draining"> & { tokens?: Pick<NonNullable<AppDeps["tokens"]>, "signerAdvice"> | null };
 
-/** /health/alive, /health/ready (SPEC.md §16). Also served on the metrics listener. */
+/** /health/alive, /health/ready (docs/server.md#health-version-metrics-and-logs). Also served on the metrics listener. */
 export function healthRoutes(deps: HealthDeps): RouteDef[] {
   return [
     {
@@ -57,7 +57,7 @@ export function versionRoute(deps: AppDeps): RouteDef {
   };
 }
 
-/** SPEC.md §10.4: the bare RFC 7517 key set, public members only. */
+/** docs/derived-tokens.md#jwks: the bare RFC 7517 key set, public members only. */
 export function jwksRoute(deps: AppDeps): RouteDef {
   return {
     method: "GET",

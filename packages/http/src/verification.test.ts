@@ -9,7 +9,7 @@ const withUnit = (unit: string): Verification => ({
 });
 const policyOf = (unit: string) => verificationHeaders(withUnit(unit), 0)["RateLimit-Policy"];
 
-describe("RateLimit-Policy header (SPEC.md §14.3)", () => {
+describe("RateLimit-Policy header (docs/verification.md#rate-limit-headers)", () => {
   it("echoes a unit other than requests as qu", () => {
     expect(policyOf("")).toBe('"default";q=5;w=60');
     expect(policyOf("requests")).toBe('"default";q=5;w=60');

@@ -3,7 +3,7 @@ import { KEY_STATUS, KEY_VISIBILITY, VERIFICATION_ERROR } from "./schemas/enums.
 import { encodePolicy, type VerifyJson } from "./schemas/responses.js";
 import { timestampMs } from "./codec.js";
 
-/** VerifyApiKeyResponse in protojson (SPEC.md §7.4). */
+/** VerifyApiKeyResponse in protojson (docs/verification.md#verify-response). */
 export function encodeVerification(v: Verification): VerifyJson {
   return {
     is_valid: v.isValid,
@@ -23,7 +23,7 @@ export function encodeVerification(v: Verification): VerifyJson {
   };
 }
 
-/** Single-verify response headers (SPEC.md §3.5, §14.3). */
+/** Single-verify response headers (docs/wire.md#headers, docs/verification.md#rate-limit-headers). */
 export function verificationHeaders(v: Verification, now: number): Record<string, string> {
   const h: Record<string, string> = { "Ory-Talos-Cache": v.cache };
   if (v.noStore) h["Cache-Control"] = "no-store";

@@ -6,7 +6,7 @@ import { createApp, createRequestListener, healthRoutes, type AppDeps, type Rout
 export type Mode = "all" | "admin" | "public";
 export const MODES: readonly Mode[] = ["all", "admin", "public"];
 
-/** The API listener's app for a mode (SPEC.md §2). `all` serves every route of both surfaces. */
+/** The API listener's app for a mode (docs/server.md#processes-surfaces-and-ports). `all` serves every route of both surfaces. */
 export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
   if (mode === "admin") return createAdminApp(deps, extra);
   if (mode === "public") return createPublicApp(deps);

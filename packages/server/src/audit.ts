@@ -11,7 +11,7 @@ const REASONS = [
 const CODES = ["UNSPECIFIED", "INVALID_FORMAT", "EXPIRED", "REVOKED", "NOT_FOUND", "SIGNATURE_INVALID", "INTERNAL", "IP_NOT_ALLOWED", "RATE_LIMITED"];
 const FAILURES_PER_MINUTE = 10;
 
-/** One audit record (SPEC.md §16): the event name plus key_id, kind, actor_id and reason as applicable. */
+/** One audit record (docs/server.md#health-version-metrics-and-logs): the event name plus key_id, kind, actor_id and reason as applicable. */
 export function auditRecord(e: AuditEvent): Record<string, unknown> {
   const rec: Record<string, unknown> = { event: e.event, key_id: e.keyId, kind: e.kind, actor_id: e.actorId };
   if (e.event === "APIKeyRevoked") {

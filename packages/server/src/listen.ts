@@ -2,7 +2,7 @@ import { Server, type RequestListener, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { writeClientError, type RequestObserver } from "@talos/http";
 
-/** SPEC.md §2 limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
+/** docs/server.md#processes-surfaces-and-ports limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
 export interface Timeouts {
   headersMs: number;
   requestMs: number;

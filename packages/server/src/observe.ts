@@ -1,7 +1,7 @@
 import type { Config } from "@talos/core";
 import type { RequestObserver } from "@talos/http";
 
-/** The fields of one "HTTP request completed" line (SPEC.md §16). */
+/** The fields of one "HTTP request completed" line (docs/server.md#health-version-metrics-and-logs). */
 export interface RequestLine {
   method: string;
   route: string;

@@ -2,7 +2,7 @@ import { ensureDevJwks, loadSigningKeys, SigningKeyError, type Config } from "@t
 import type { Logger } from "@talos/http";
 import { StartupError } from "./errors.js";
 
-/** JWT signing keys (SPEC.md §10.4); in dev mode without URLs, the persisted generated key. */
+/** JWT signing keys (docs/derived-tokens.md#jwks); in dev mode without URLs, the persisted generated key. */
 export async function signingKeys(config: Config, logger: Logger, devDir: string | undefined) {
   const jwt = config.credentials.derived_tokens.jwt;
   let urls = jwt.signing_keys.urls;

@@ -38,7 +38,7 @@ export function listInput(c: Ctx): ListInput {
   return { pageSize, pageToken: queryOne(url, "page_token") || undefined, filter: queryOne(url, "filter") };
 }
 
-/** PATCH body: the bare resource, or wrapped under issued_api_key / imported_api_key (SPEC.md §6.4). */
+/** PATCH body: the bare resource, or wrapped under issued_api_key / imported_api_key (docs/keys.md#update). */
 export async function updateInput(c: Ctx, wrapper: "issued_api_key" | "imported_api_key"): Promise<UpdateInput> {
   const body = await readJsonObject(c);
   const inner = Object.hasOwn(body, wrapper) ? body[wrapper] : body;

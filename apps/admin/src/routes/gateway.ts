@@ -2,7 +2,7 @@ import { TalosError, VerificationError, type Verification } from "@talos/core";
 import { ErrorEnvelope, cacheMode, clientIp, errorResponse, json, verificationHeaders, type AppDeps, type Ctx, type RouteDef } from "@talos/http";
 
 /**
- * GET /gateway/verify (SPEC.md §20.1): the decision is the status, for nginx `auth_request`,
+ * GET /gateway/verify (docs/verification.md#gateway-verify): the decision is the status, for nginx `auth_request`,
  * Envoy `ext_authz` (HTTP mode) and Traefik `forwardAuth`. Same verifier, cache, IP allowlist
  * and rate limits as apiKeys:verify.
  */

@@ -21,7 +21,7 @@ import { PAGE_SIZE_DOC, errors, listInput, updateInput } from "./common.js";
 const TAG = ["ImportedApiKeys"];
 const location = (keyId: string) => ({ Location: `/v2alpha1/admin/importedApiKeys/${keyId}` });
 
-/** SPEC.md §6.9: when every item fails, the most frequent failure picks the envelope. */
+/** docs/keys.md#batch-import: when every item fails, the most frequent failure picks the envelope. */
 const ALL_FAILED: Record<number, (first: string) => TalosError> = {
   [BatchError.INVALID_ARGUMENT]: (first) => new TalosError("bad_request", first),
   [BatchError.ALREADY_EXISTS]: () => new TalosError("conflict", "all keys in batch already exist"),

@@ -12,7 +12,7 @@ const usage = (msg: string): number => {
   return 2;
 };
 
-/** `talos jwk generate [eddsa|rsa]` (SPEC.md §19.1): prints a new private signing JWK, JWKS or base64:// URL. */
+/** `talos jwk generate [eddsa|rsa]` (docs/cli.md#server-commands): prints a new private signing JWK, JWKS or base64:// URL. */
 export async function jwkGenerateCommand(kindArg: string | undefined, opts: JwkGenerateOptions): Promise<number> {
   const kind = (kindArg ?? "eddsa").toLowerCase();
   if (kind !== "eddsa" && kind !== "rsa") return usage(`unknown key type "${kindArg}"; use eddsa or rsa`);

@@ -6,7 +6,7 @@ export interface MigrateOptions {
   database?: string;
 }
 
-/** DSN order (SPEC.md §19.1): flag, TALOS_DB_DSN, DSN, config file. */
+/** DSN order (docs/cli.md#server-commands): flag, TALOS_DB_DSN, DSN, config file. */
 function resolveDsn(opts: MigrateOptions): string {
   if (opts.database) return opts.database;
   const env = processEnv();

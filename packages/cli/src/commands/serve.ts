@@ -12,7 +12,7 @@ export interface ServeOptions {
 
 const DRAIN_MS = 30_000;
 
-/** `talos serve [all|admin|public]` (SPEC.md §19.1). Resolves once the process should exit. */
+/** `talos serve [all|admin|public]` (docs/cli.md#server-commands). Resolves once the process should exit. */
 export async function serveCommand(modeArg: string | undefined, opts: ServeOptions): Promise<number> {
   const mode = (modeArg ?? "all") as Mode;
   if (!MODES.includes(mode)) {

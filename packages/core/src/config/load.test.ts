@@ -102,7 +102,7 @@ const DEFAULTS: Config = {
 };
 
 describe("defaults", () => {
-  it("fills the whole §17 defaults table", () => {
+  it("fills the whole docs/configuration.md defaults table", () => {
     const { config, warnings } = loadConfig({ env: REQUIRED_ENV });
     expect(config).toEqual(DEFAULTS);
     expect(warnings).toEqual([]);

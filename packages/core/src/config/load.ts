@@ -1,5 +1,5 @@
 /**
- * Configuration loader (SPEC.md §17): overrides → TALOS_* environment → file → defaults.
+ * Configuration loader (docs/configuration.md): overrides → TALOS_* environment → file → defaults.
  * Pure apart from reading the file and, in dev mode, the persisted development secret: the caller
  * passes the environment in, so `process.env` is read by the CLI only.
  */

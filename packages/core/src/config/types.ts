@@ -1,5 +1,5 @@
 /**
- * The parsed configuration (SPEC.md §17). Keys mirror the file's snake_case paths so that
+ * The parsed configuration (docs/configuration.md). Keys mirror the file's snake_case paths so that
  * config text, env names and code read the same. Every duration is a number of milliseconds.
  */
 export type ClientIpSource =

@@ -5,17 +5,17 @@ const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 describe("base58", () => {
-  it("encodes the SPEC §22 sanity vectors", () => {
+  it("encodes the docs/compatibility.md#test-vectors sanity vectors", () => {
     expect(base58Encode(ascii("Hello World!"))).toBe("2NEpo7TZRRrLZSi2U");
     expect(base58Encode(new Uint8Array([0, 0, 0, 1]))).toBe("1112");
   });
 
-  it("decodes the SPEC §22 sanity vectors back to their inputs", () => {
+  it("decodes the docs/compatibility.md#test-vectors sanity vectors back to their inputs", () => {
     expect(text(base58Decode("2NEpo7TZRRrLZSi2U")!)).toBe("Hello World!");
     expect(Array.from(base58Decode("1112")!)).toEqual([0, 0, 0, 1]);
   });
 
-  it("round-trips the SPEC §22 identifier and checksum", () => {
+  it("round-trips the docs/compatibility.md#test-vectors identifier and checksum", () => {
     const payload = "1767225600:3f2c9a4e-8b1d-4c7e-9f00-1a2b3c4d5e6f";
     const identifier = "Qixkm4LLsreXThDin1PMp9sWK4x6LUoqCmkeLVEqBFS2B8YTHGnSV2U6GHuMLoWd";
     expect(base58Encode(ascii(payload))).toBe(identifier);

@@ -1,6 +1,6 @@
 import { base58 } from "@scure/base";
 
-/** Bitcoin-alphabet Base58 (SPEC.md §8): big-endian integer, each leading 0x00 byte becomes `1`. */
+/** Bitcoin-alphabet Base58 (docs/keys.md#issued-key-format): big-endian integer, each leading 0x00 byte becomes `1`. */
 export function base58Encode(bytes: Uint8Array): string {
   return base58.encode(bytes);
 }

@@ -5,11 +5,11 @@ const SECRET = "0123456789abcdef0123456789abcdef";
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 describe("derived keys", () => {
-  it("macaroon root key matches the SPEC §22 vector", () => {
+  it("macaroon root key matches the docs/compatibility.md#test-vectors vector", () => {
     expect(hex(macaroonRootKey(SECRET))).toBe("d88a20e89d10d9c5a449a2d65a0e53f175bacd367e356a28a641a6dc947a6e86");
   });
 
-  it("page-token key matches the SPEC §22 vector", () => {
+  it("page-token key matches the docs/compatibility.md#test-vectors vector", () => {
     expect(hex(pageTokenKey(SECRET))).toBe("071ec3911e1cc5c43316e59e3734144f148e5871627021006f40e3289ef2a4e0");
   });
 

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 
-/** Domain-separation labels: one HMAC secret yields independent keys per purpose (SPEC.md §10.3, §11.2). */
+/** Domain-separation labels: one HMAC secret yields independent keys per purpose (docs/derived-tokens.md#macaroon, docs/keys.md#page-tokens). */
 const MACAROON_ROOT_KEY_LABEL = "talos/macaroon/v1/root-key";
 const PAGE_TOKEN_KEY_LABEL = "talos/pagination/v1/cursor-key";
 

@@ -1,4 +1,4 @@
-/** Key id shapes shared by the key formats (SPEC.md §7.2, §8, §9). */
+/** Key id shapes shared by the key formats (docs/verification.md#pipeline, docs/keys.md#issued-key-format, docs/keys.md#imported-key-ids). */
 
 /** 8-4-4-4-12 hex digits, any case; also a fragment of the issued-key payload pattern. */
 export const UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
@@ -11,7 +11,7 @@ export function isUuid(s: string): boolean {
   return UUID_RE.test(s);
 }
 
-/** True for an imported-key id: 64 lowercase hex characters (SPEC.md §9). */
+/** True for an imported-key id: 64 lowercase hex characters (docs/keys.md#imported-key-ids). */
 export function isImportedKeyId(s: string): boolean {
   return IMPORTED_KEY_ID_RE.test(s);
 }

@@ -5,7 +5,7 @@ import { isUuid } from "./ids.js";
 import { importedKeyId, isImportedKeyId } from "./imported-key.js";
 
 describe("importedKeyId", () => {
-  it("matches the SPEC §22 vector", () => {
+  it("matches the docs/compatibility.md#test-vectors vector", () => {
     expect(importedKeyId(NIL_NID, "sk_live_example_0001")).toBe(
       "5c307a51521d853fb92610f351eff76d1aeec225a7cbdc8ec4f7558b09594648",
     );

@@ -37,13 +37,13 @@ function withLastCharChanged(s: string): string {
 }
 
 describe("mintIssuedKey", () => {
-  it("produces the SPEC §22 full key", () => {
+  it("produces the docs/compatibility.md#test-vectors full key", () => {
     const key = mintIssuedKey({ prefix: "ory_ak", secret: SECRET, keyId: KEY_ID, unixSeconds: TS });
     expect(key).toBe(FULL_KEY);
     expect(key.length).toBe(119);
   });
 
-  it("uses the SPEC §22 HMAC over the message with its trailing underscore", () => {
+  it("uses the docs/compatibility.md#test-vectors HMAC over the message with its trailing underscore", () => {
     const mac = createHmac("sha256", SECRET).update(`ory_ak_v1_${IDENTIFIER}_`).digest("hex");
     expect(mac).toBe("7a690cc6312e524a620e3eb94d5e330c2483aad4f4681384cc29828eaec8ee4c");
     expect(base58Encode(Buffer.from(mac, "hex"))).toBe(CHECKSUM);
@@ -66,7 +66,7 @@ describe("mintIssuedKey", () => {
 });
 
 describe("parseIssuedKey", () => {
-  it("splits the SPEC §22 full key", () => {
+  it("splits the docs/compatibility.md#test-vectors full key", () => {
     expect(parseIssuedKey(FULL_KEY)).toEqual({
       prefix: "ory_ak",
       identifier: IDENTIFIER,
@@ -142,7 +142,7 @@ describe("parseIssuedKey", () => {
   });
 });
 
-describe("createIssuedKeyChecker (SPEC §22 behaviour table)", () => {
+describe("createIssuedKeyChecker (docs/compatibility.md#test-vectors behaviour table)", () => {
   const key = parsed(FULL_KEY);
 
   it("accepts the key as given", () => {

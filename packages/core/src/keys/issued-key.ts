@@ -2,7 +2,7 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "no
 import { base58Decode, base58Encode } from "./base58.js";
 import { UUID_PATTERN } from "./ids.js";
 
-/** An issued key split into its parts (SPEC.md §8); nothing here has been authenticated yet. */
+/** An issued key split into its parts (docs/keys.md#issued-key-format); nothing here has been authenticated yet. */
 export interface ParsedIssuedKey {
   prefix: string;
   identifier: string;
@@ -32,7 +32,7 @@ export interface IssuedKeyCheckerOptions {
   now: () => number;
 }
 
-// SPEC.md §7.1 rule 3. Base58 has no `_`, so the last two underscores split the parts.
+// docs/verification.md#credential-routing rule 3. Base58 has no `_`, so the last two underscores split the parts.
 const ISSUED_RE = /^([a-zA-Z0-9_]{1,16})_v1_([1-9A-HJ-NP-Za-km-z]{20,})_([1-9A-HJ-NP-Za-km-z]{10,})$/;
 const PAYLOAD_RE = new RegExp(`^([0-9]+):(${UUID_PATTERN})$`);
 const PREFIX_RE = /^[a-zA-Z0-9_]{1,16}$/;
@@ -48,7 +48,7 @@ const MAX_CACHED_SECRETS = 64;
 
 const hmacMessage = (prefix: string, identifier: string): string => `${prefix}_v1_${identifier}_`;
 
-/** SPEC.md §8. Throws RangeError on malformed inputs: they are programming errors, never user input. */
+/** docs/keys.md#issued-key-format. Throws RangeError on malformed inputs: they are programming errors, never user input. */
 export function mintIssuedKey({ prefix, secret, keyId, unixSeconds }: MintIssuedKeyInput): string {
   if (!PREFIX_RE.test(prefix)) throw new RangeError("issued key prefix must match ^[a-zA-Z0-9_]{1,16}$");
   if (!LOWER_UUID_RE.test(keyId)) throw new RangeError("issued key id must be a lowercase UUID");
@@ -59,7 +59,7 @@ export function mintIssuedKey({ prefix, secret, keyId, unixSeconds }: MintIssued
   return message + base58Encode(mac);
 }
 
-/** Splits a credential that routes as an issued key (SPEC.md §7.1 rule 3); null when it does not. */
+/** Splits a credential that routes as an issued key (docs/verification.md#credential-routing rule 3); null when it does not. */
 export function parseIssuedKey(credential: string): ParsedIssuedKey | null {
   const m = ISSUED_RE.exec(credential);
   if (!m) return null;
@@ -94,7 +94,7 @@ function decodePayload(identifier: string): Payload {
 }
 
 /**
- * SPEC.md §7.2 step 1: the CPU-only checks of a parsed issued key (prefix, timestamp window,
+ * docs/verification.md#pipeline step 1: the CPU-only checks of a parsed issued key (prefix, timestamp window,
  * checksum under any live secret). False means NOT_FOUND.
  */
 export function createIssuedKeyChecker(opts: IssuedKeyCheckerOptions): (parsed: ParsedIssuedKey) => boolean {

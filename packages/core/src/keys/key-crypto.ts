@@ -10,7 +10,7 @@ import { routeCredential, type CredentialRoute } from "./route.js";
  */
 export interface KeyCrypto {
   route(credential: string): CredentialRoute;
-  /** SPEC.md §7.2 step 1: CPU-only checks of an issued key. */
+  /** docs/verification.md#pipeline step 1: CPU-only checks of an issued key. */
   checkIssued(parsed: ParsedIssuedKey): boolean;
   mint(keyId: string, visibility: number, nowMs: number): string;
   /** Current HMAC secret first, then non-expired retired ones. */

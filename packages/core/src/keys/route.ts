@@ -14,7 +14,7 @@ export interface RouteOptions {
 const JWT_RE = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const VERSION_TAG = "_v1_";
 
-/** SPEC.md §7.1: the first matching rule decides; anything unrecognised is an imported key. */
+/** docs/verification.md#credential-routing: the first matching rule decides; anything unrecognised is an imported key. */
 export function routeCredential(credential: string, opts: RouteOptions): CredentialRoute {
   if (JWT_RE.test(credential)) return { type: "jwt" };
   for (const prefix of opts.macaroonPrefixes) {

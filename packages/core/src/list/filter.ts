@@ -1,7 +1,7 @@
 import { badRequest } from "../errors.js";
 import { KeyStatus } from "../types.js";
 
-/** A parsed list filter (SPEC.md §11.1). An empty object means no filter. */
+/** A parsed list filter (docs/keys.md#filters). An empty object means no filter. */
 export interface ListFilter {
   actorId?: string;
   status?: KeyStatus;
@@ -119,7 +119,7 @@ function parseTerm(c: Cursor, into: ListFilter): void {
   }
 }
 
-/** SPEC.md §11.1 (AIP-160 subset). Absent, empty or blank text means no filter. */
+/** docs/keys.md#filters (AIP-160 subset). Absent, empty or blank text means no filter. */
 export function parseFilter(text: string | undefined): ListFilter {
   const out: ListFilter = {};
   if (text === undefined) return out;
@@ -146,7 +146,7 @@ export function parseFilter(text: string | undefined): ListFilter {
   }
 }
 
-/** SPEC.md §11.2: `actor_id="<value>" AND status=<NAME>`, absent terms left out, "" for none. */
+/** docs/keys.md#page-tokens: `actor_id="<value>" AND status=<NAME>`, absent terms left out, "" for none. */
 export function normaliseFilter(f: ListFilter): string {
   const parts: string[] = [];
   if (f.actorId !== undefined) parts.push(`actor_id="${f.actorId.replace(/[\\"]/g, "\\$&")}"`);

@@ -4,7 +4,7 @@ import { TalosError } from "../errors.js";
 import { pageTokenKey } from "../keys/derived-key-ids.js";
 import type { KeyKind } from "../types.js";
 
-/** What a page token remembers (SPEC.md §11.2). */
+/** What a page token remembers (docs/keys.md#page-tokens). */
 export interface PageCursor {
   nid: string;
   kind: KeyKind;
@@ -92,7 +92,7 @@ function openToken(token: string, secrets: readonly string[]): TokenPayload | nu
   return null;
 }
 
-/** SPEC.md §11.2. Throws bad_request with the spec's exact messages; returns where the next page starts. */
+/** docs/keys.md#page-tokens. Throws bad_request with the spec's exact messages; returns where the next page starts. */
 export function decodePageToken(token: string, expected: PageTokenExpectation): { after: string } {
   const payload = openToken(token, expected.secrets);
   if (!payload) throw reject("invalid page token");

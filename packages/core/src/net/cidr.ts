@@ -3,7 +3,7 @@ import type { ClientIpSource } from "../config/types.js";
 
 /**
  * An IP address as 32-bit words (1 for IPv4, 4 for IPv6, big-endian, stored as signed int32 so
- * masking needs no unsigned conversion). IPv4-mapped IPv6 addresses are IPv4 (SPEC.md §7.2 step 5).
+ * masking needs no unsigned conversion). IPv4-mapped IPv6 addresses are IPv4 (docs/verification.md#pipeline step 5).
  */
 export interface ParsedIp {
   family: 4 | 6;
@@ -162,7 +162,7 @@ const HEADER_BY_SOURCE: Readonly<Record<ClientIpSource, string | null>> = {
 };
 
 /**
- * SPEC.md §17 `serve.http.client_ip_source`. An absent or blank header falls back to the socket
+ * docs/configuration.md `serve.http.client_ip_source`. An absent or blank header falls back to the socket
  * peer; a present but unparseable value gives null (IP unknown, so restrictions fail closed).
  * `headers` is called with lower-case names.
  */

@@ -15,7 +15,7 @@ function run(times: number[], quota: number, windowMs: number, start: Tat | null
   return { results, tat };
 }
 
-describe("gcra (SPEC.md §14.1)", () => {
+describe("gcra (docs/verification.md#gcra)", () => {
   it("follows the spec example: quota 10 per 60 s", () => {
     const { results, tat } = run(Array<number>(11).fill(NOW), 10, 60_000);
     expect(results.slice(0, 10).map((r) => r.allowed)).toEqual(Array(10).fill(true));

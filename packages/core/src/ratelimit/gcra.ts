@@ -1,4 +1,4 @@
-// GCRA of SPEC.md §14.1 in exact integers: a float TAT (~1.7e12 ms) rounds T to a 2^-12 ms grid on
+// GCRA of docs/verification.md#gcra in exact integers: a float TAT (~1.7e12 ms) rounds T to a 2^-12 ms grid on
 // every add, and a same-instant burst then admits quota-1 for about half of all (quota, window) pairs.
 // All values stay integers < 2^53, so the Lua port (doubles) in redis.ts computes the same bits.
 

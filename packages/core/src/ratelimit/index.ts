@@ -9,14 +9,14 @@ export type { RedisClientConfig } from "./redis-client.js";
 
 import type { RateDecision, RateLimiter } from "./types.js";
 
-/** A limiter failure; `allowed` carries `rate_limit.fail_open` (SPEC.md §14.2). */
+/** A limiter failure; `allowed` carries `rate_limit.fail_open` (docs/verification.md#rate-limit-backends). */
 export interface RateLimitFailure {
   error: true;
   allowed: boolean;
 }
 
 /**
- * Turns backend failures into a value so the caller maps them per §14.2: `allowed` → let the
+ * Turns backend failures into a value so the caller maps them per docs/verification.md#rate-limit-backends: `allowed` → let the
  * request through without `RateLimit` headers; not allowed → VERIFICATION_ERROR_INTERNAL.
  */
 export function withFailMode(

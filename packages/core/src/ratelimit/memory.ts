@@ -4,7 +4,7 @@ import type { Tat } from "./gcra.js";
 import type { RateDecision, RateLimiter } from "./types.js";
 
 /**
- * Per-process limiter (SPEC.md §14.2 `memory`): exact within the process, since `take` runs
+ * Per-process limiter (docs/verification.md#rate-limit-backends `memory`): exact within the process, since `take` runs
  * synchronously. The LRU bounds memory; entries past their TAT are dropped when next read, and
  * the idle ones are the least recently used, so they are the first evicted.
  */

@@ -1,4 +1,4 @@
-/** Bounds of a key's `rate_limit_policy` (SPEC.md §5.2), checked wherever a policy is written. */
+/** Bounds of a key's `rate_limit_policy` (docs/wire.md#nested-messages), checked wherever a policy is written. */
 export const RATE_LIMIT_QUOTA_MAX = Number.MAX_SAFE_INTEGER;
 export const RATE_LIMIT_WINDOW_MAX_SECONDS = 315_360_000;
 const RATE_LIMIT_UNIT_MAX_CHARS = 64;

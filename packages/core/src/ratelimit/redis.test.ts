@@ -143,7 +143,7 @@ describe.skipIf(!url)("redis rate limiter (real Redis)", () => {
   });
 });
 
-// These need no Redis server: a dead backend fails fast and maps per §14.2.
+// These need no Redis server: a dead backend fails fast and maps per docs/verification.md#rate-limit-backends.
 describe("redis rate limiter backend failures", () => {
   const timeoutMs = 300;
   const cfg = (addr: string): RedisClientConfig => ({ addrs: [addr], password: "", db: 0, timeoutMs, tls: false });

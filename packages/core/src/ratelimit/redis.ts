@@ -65,7 +65,7 @@ const GCRA_SHA = createHash("sha1").update(GCRA_LUA).digest("hex");
 export const REDIS_KEY_PREFIX = "talos:rl:";
 
 /**
- * Shared limiter (SPEC.md §14.2 `redis`): one atomic script per request on `talos:rl:<key>`.
+ * Shared limiter (docs/verification.md#rate-limit-backends `redis`): one atomic script per request on `talos:rl:<key>`.
  * `redis` is owned by the caller (close() leaves it open); `nowMs` is ignored, see the script.
  */
 export function createRedisRateLimiter(redis: Redis): RateLimiter {

@@ -1,4 +1,4 @@
-/** What the verify pipeline needs from one limiter evaluation (SPEC.md §14.1, §14.3). */
+/** What the verify pipeline needs from one limiter evaluation (docs/verification.md#gcra, docs/verification.md#rate-limit-headers). */
 export interface RateDecision {
   allowed: boolean;
   remaining: number;

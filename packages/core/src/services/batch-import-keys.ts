@@ -6,7 +6,7 @@ import type { ServiceContext } from "./context.js";
 import { newRecord, requestFingerprint } from "./common.js";
 import { isTalosFormat, type ImportInput } from "./import-key.js";
 
-/** BatchCreateImportedApiKeysErrorCode numbers (SPEC.md §5.3). */
+/** BatchCreateImportedApiKeysErrorCode numbers (docs/wire.md#enums). */
 export const BatchError = { NONE: 0, INVALID_ARGUMENT: 1, ALREADY_EXISTS: 2, FAILED_PRECONDITION: 3, INTERNAL: 4, RESOURCE_EXHAUSTED: 5 } as const;
 
 export type BatchItem = { input: ImportInput } | { invalid: string };
@@ -25,7 +25,7 @@ export interface BatchImportResult {
 }
 
 /**
- * SPEC.md §6.9. Items are independent; the whole batch costs a handful of statements
+ * docs/keys.md#batch-import. Items are independent; the whole batch costs a handful of statements
  * (request-id lookup, duplicate lookup, quota count, one multi-row insert).
  */
 export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): Promise<BatchImportResult> {

@@ -6,7 +6,7 @@ import type { Repo } from "../store/types.js";
 import { KeyVisibility, keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy } from "../types.js";
 import type { ServiceContext } from "./context.js";
 
-/** Limits of a key's fields (SPEC.md §6.1, §5.2): the transport validates against these. */
+/** Limits of a key's fields (docs/keys.md#issue, docs/wire.md#nested-messages): the transport validates against these. */
 export const KEY_FIELD_LIMITS = {
   nameChars: 256,
   actorIdChars: 256,
@@ -31,12 +31,12 @@ export interface CreateFields {
   visibility: number;
 }
 
-/** SPEC.md §6.1 expiry rule, first match wins. */
+/** docs/keys.md#issue expiry rule, first match wins. */
 export function computeExpiry(ctx: ServiceContext, ttlMs: number | undefined, now: number): Date | null {
   const { default_ttl, max_ttl } = ctx.config.credentials.api_keys;
   if (ttlMs !== undefined) {
     if (max_ttl > 0 && ttlMs > max_ttl) {
-      // exact text of SPEC.md §6.1, durations as the reference prints them (Go's Duration.String)
+      // exact text of docs/keys.md#issue, durations as the reference prints them (Go's Duration.String)
       const message = `ttl ${formatGoDuration(ttlMs)} exceeds the project maximum of ${formatGoDuration(max_ttl)}`;
       throw new TalosError("bad_request", message, { field: "ttl" });
     }
@@ -64,14 +64,14 @@ export function storedVisibility(requested: number): KeyVisibility {
   return requested === KeyVisibility.PUBLIC ? KeyVisibility.PUBLIC : KeyVisibility.SECRET;
 }
 
-/** Issue and rotate: a PUBLIC key needs its own prefix (SPEC.md §6.1). */
+/** Issue and rotate: a PUBLIC key needs its own prefix (docs/keys.md#issue). */
 export function checkVisibility(ctx: ServiceContext, requested: number | undefined): void {
   if (requested === KeyVisibility.PUBLIC && !ctx.crypto.hasPublicPrefix) {
     throw badRequest("visibility", "KEY_VISIBILITY_PUBLIC requires credentials.api_keys.prefix.public_current to be configured");
   }
 }
 
-/** SPEC.md §6.12: SHA-256 over every request field except request_id; ttl in whole seconds, enums by name. */
+/** docs/keys.md#idempotency: SHA-256 over every request field except request_id; ttl in whole seconds, enums by name. */
 export function requestFingerprint(f: CreateFields, extra: Record<string, unknown> = {}): string {
   const doc = {
     name: f.name,
@@ -125,7 +125,7 @@ export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: 
 
 /**
  * Loads a key of the given kind or throws 404; a key of the other kind is "not found". An id of the
- * wrong shape is not looked up (SPEC.md §4): it cannot exist, and text such as NUL would fail in SQL.
+ * wrong shape is not looked up (docs/wire.md#endpoints): it cannot exist, and text such as NUL would fail in SQL.
  */
 export async function loadKey(ctx: ServiceContext, repo: Repo, kind: KeyKind, keyId: string, forUpdate = false): Promise<KeyRecord> {
   if (!(kind === "issued" ? isUuid(keyId) : isImportedKeyId(keyId))) throw notFound();

@@ -4,7 +4,7 @@ import type { Store } from "../store/types.js";
 import type { KeyKind, KeyRecord } from "../types.js";
 import type { KeyCrypto } from "../keys/key-crypto.js";
 
-/** Audit events (SPEC.md §16); the HTTP layer turns them into log records and metrics. */
+/** Audit events (docs/server.md#health-version-metrics-and-logs); the HTTP layer turns them into log records and metrics. */
 export type AuditEvent =
   | { event: "APIKeyCreated"; kind: KeyKind; keyId: string; actorId: string; operation: "issue" | "import" | "batch_import" | "rotation" }
   | { event: "APIKeyUpdated"; kind: KeyKind; keyId: string; actorId: string }

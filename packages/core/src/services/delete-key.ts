@@ -3,7 +3,7 @@ import { isImportedKeyId } from "../keys/imported-key.js";
 import type { ServiceContext } from "./context.js";
 import { loadKey, mutate } from "./common.js";
 
-/** SPEC.md §6.10: hard delete of an imported key in any state. */
+/** docs/keys.md#delete: hard delete of an imported key in any state. */
 export async function deleteImportedKey(ctx: ServiceContext, keyId: string): Promise<void> {
   if (!isImportedKeyId(keyId)) throw notFound();
   const rec = await mutate(ctx, [{ kind: "imported", keyId }], async (repo) => {

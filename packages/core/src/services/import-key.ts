@@ -4,7 +4,7 @@ import type { KeyRecord } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
-/** Longest raw key an import accepts (SPEC.md §6.7). */
+/** Longest raw key an import accepts (docs/keys.md#import). */
 export const RAW_KEY_MAX_CHARS = 4096;
 
 export interface ImportInput extends CreateFields {
@@ -20,12 +20,12 @@ const talosFormatError = (): TalosError =>
   new TalosError("failed_precondition", "raw_key uses a Talos credential format and cannot be imported", { field: "raw_key" });
 const duplicateImportError = (): TalosError => new TalosError("api_key_exists", "key already imported (duplicate detected)");
 
-/** True when the raw key would route as a JWT, macaroon or issued key (SPEC.md §7.1 rules 1-3). */
+/** True when the raw key would route as a JWT, macaroon or issued key (docs/verification.md#credential-routing rules 1-3). */
 export function isTalosFormat(ctx: ServiceContext, rawKey: string): boolean {
   return ctx.crypto.route(rawKey).type !== "imported";
 }
 
-/** SPEC.md §6.7. The raw key is hashed here and goes no further. */
+/** docs/keys.md#import. The raw key is hashed here and goes no further. */
 export async function importKey(ctx: ServiceContext, input: ImportInput): Promise<ImportResult> {
   if (isTalosFormat(ctx, input.rawKey)) throw talosFormatError();
   const keyId = importedKeyId(ctx.nid, input.rawKey);

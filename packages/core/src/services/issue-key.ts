@@ -11,7 +11,7 @@ export interface IssueResult {
   replay: boolean;
 }
 
-/** SPEC.md §6.1. */
+/** docs/keys.md#issue. */
 export async function issueKey(ctx: ServiceContext, input: CreateFields): Promise<IssueResult> {
   checkVisibility(ctx, input.visibility);
   const now = ctx.clock();

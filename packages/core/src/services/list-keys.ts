@@ -14,11 +14,11 @@ export interface ListResult {
   nextPageToken: string;
 }
 
-/** Page sizes (SPEC.md §6.2): absent or ≤ 0 is the default, larger ones are capped. */
+/** Page sizes (docs/keys.md#list): absent or ≤ 0 is the default, larger ones are capped. */
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
 
-/** SPEC.md §6.2 and §11. */
+/** docs/keys.md#list and docs/keys.md#listing-filters-and-page-tokens. */
 export async function listKeys(ctx: ServiceContext, kind: KeyKind, input: ListInput): Promise<ListResult> {
   const size = input.pageSize === undefined || input.pageSize <= 0 ? DEFAULT_PAGE_SIZE : Math.min(input.pageSize, MAX_PAGE_SIZE);
   const filter = parseFilter(input.filter);

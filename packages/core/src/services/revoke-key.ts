@@ -4,7 +4,7 @@ import { RevocationReason, type KeyKind } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { loadKey, mutate } from "./common.js";
 
-/** Longest revocation description (SPEC.md §6.6). */
+/** Longest revocation description (docs/keys.md#revoke). */
 export const REVOCATION_DESCRIPTION_MAX_CHARS = 1024;
 
 export interface RevokeInput {
@@ -12,7 +12,7 @@ export interface RevokeInput {
   description: string;
 }
 
-/** SPEC.md §6.6. `kind` null is the unified alias (§6.8): dispatch on the shape of the id. */
+/** docs/keys.md#revoke. `kind` null is the unified alias (docs/keys.md#revoke-alias): dispatch on the shape of the id. */
 export async function revokeKey(ctx: ServiceContext, kind: KeyKind | null, keyIdRaw: string, input: RevokeInput): Promise<void> {
   const resolved = kind ?? (isUuid(keyIdRaw) ? "issued" : isImportedKeyId(keyIdRaw) ? "imported" : null);
   if (!resolved) throw notFound();

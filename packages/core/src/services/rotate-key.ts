@@ -4,7 +4,7 @@ import { keyStatus, KeyStatus, RevocationReason, type KeyRecord, type RateLimitP
 import type { ServiceContext } from "./context.js";
 import { checkVisibility, loadKey, mutate, storedVisibility } from "./common.js";
 
-/** Present fields override, absent ones inherit (SPEC.md §6.5). */
+/** Present fields override, absent ones inherit (docs/keys.md#rotate). */
 export interface RotateInput {
   name?: string;
   scopes?: string[];

@@ -4,7 +4,7 @@ import { RevocationReason, type KeyKind } from "../types.js";
 import type { ServiceContext } from "./context.js";
 import { mutate } from "./common.js";
 
-/** SPEC.md §6.11: proof of possession; idempotent; nothing distinguishes "malformed" from "unknown". */
+/** docs/keys.md#self-revocation: proof of possession; idempotent; nothing distinguishes "malformed" from "unknown". */
 export async function selfRevoke(ctx: ServiceContext, credential: string, reason: number): Promise<void> {
   if (credential === "") throw new TalosError("credential_required", "credential is required", { field: "credential" });
   if (reason === RevocationReason.PRIVILEGE_WITHDRAWN) {

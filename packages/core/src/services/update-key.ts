@@ -36,7 +36,7 @@ const CLEARED: Required<{ [K in (typeof PATHS)[Path]]: KeyRecord[K] }> = {
   allowedCidrs: null,
 };
 
-/** update_mask paths (SPEC.md §6.4): snake_case or lowerCamelCase, comma-separated, union of repeats. */
+/** update_mask paths (docs/keys.md#update): snake_case or lowerCamelCase, comma-separated, union of repeats. */
 function parseUpdateMask(values: string[] | undefined): Path[] | undefined {
   const parts = (values ?? []).flatMap((v) => v.split(",")).map((p) => p.trim()).filter((p) => p !== "");
   if (parts.length === 0) return undefined;
@@ -63,7 +63,7 @@ function buildPatch(rec: KeyRecord, input: UpdateInput, mask: Path[] | undefined
   return patch as Partial<KeyPatch>;
 }
 
-/** SPEC.md §6.4. */
+/** docs/keys.md#update. */
 export async function updateKey(ctx: ServiceContext, kind: KeyKind, keyId: string, input: UpdateInput): Promise<KeyRecord> {
   const mask = parseUpdateMask(input.mask);
   let changed = false;

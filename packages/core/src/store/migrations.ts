@@ -57,7 +57,7 @@ export async function migrationStatus(db: AnyPgDatabase, folder: string): Promis
     // recorded by drizzle as applied-by-order but without its own row (or before applied_at existed)
     return { name: e.tag, appliedAt: e.when <= newest ? new Date(e.when) : null };
   });
-  // Applied by a newer binary: the schema is ahead of this one (SPEC.md §18 wants a warning).
+  // Applied by a newer binary: the schema is ahead of this one (docs/server.md#databases-and-migrations wants a warning).
   for (const [when, at] of applied) {
     if (!known.has(when)) states.push({ name: `unknown migration of ${new Date(when).toISOString()}`, appliedAt: at ?? new Date(when), unknown: true });
   }

@@ -16,7 +16,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 
-/** key_id sorts in byte order (SPEC.md §6.2): the column, and so every index on it, uses collation "C". */
+/** key_id sorts in byte order (docs/keys.md#list): the column, and so every index on it, uses collation "C". */
 const textC = customType<{ data: string; driverData: string }>({
   dataType: () => 'text COLLATE "C"',
 });

@@ -1,6 +1,6 @@
 import type { KeyKind, KeyRecord, RevocationReason, KeyStatus } from "../types.js";
 
-/** Fields an update may write (SPEC.md §6.4); `updateTime` is always set by the caller. */
+/** Fields an update may write (docs/keys.md#update); `updateTime` is always set by the caller. */
 export type KeyPatch = Partial<
   Pick<KeyRecord, "name" | "scopes" | "metadata" | "rateLimitPolicy" | "allowedCidrs">
 > & { updateTime: Date };

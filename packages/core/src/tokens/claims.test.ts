@@ -56,7 +56,7 @@ describe("custom claims", () => {
   });
 });
 
-describe("buildClaims (SPEC.md §10.2)", () => {
+describe("buildClaims (docs/derived-tokens.md#jwt)", () => {
   it("emits the claim set with custom claims at top level", () => {
     expect(claims({ metadata: { team: "a" }, allowedCidrs: ["10.0.0.0/8"] }, { tenant: "t1" })).toEqual({
       jti: "j",

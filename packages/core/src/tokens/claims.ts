@@ -3,10 +3,10 @@ import { compileCidrs, ipInCidrs, type ParsedIp } from "../net/cidr.js";
 import { KeyStatus, KeyVisibility, VerificationError, type KeyRecord } from "../types.js";
 import { bareFailure, type Verification } from "../verify/result.js";
 
-/** SPEC.md §10.1: rejected at the top level of `custom_claims`. */
+/** docs/derived-tokens.md#derive: rejected at the top level of `custom_claims`. */
 export const RESERVED_CLAIMS: readonly string[] = ["jti", "sub", "iss", "aud", "iat", "exp", "nbf", "nid", "akid", "pid", "tty", "oid", "scp", "scope", "meta", "vis", "acl"];
 /**
- * `act` is emitted by the server too (the parent's actor) but missing from the SPEC list; letting a
+ * `act` is emitted by the server too (the parent's actor) but missing from the reference's list; letting a
  * caller set it would either be silently overwritten or spoof the actor, so it is rejected as well.
  */
 const SERVER_CLAIMS = new Set([...RESERVED_CLAIMS, "act"]);
@@ -37,7 +37,7 @@ export interface ClaimInput {
   customClaims?: Record<string, unknown>;
 }
 
-/** The claim set of SPEC.md §10.2, shared by the JWT payload and the macaroon caveat. */
+/** The claim set of docs/derived-tokens.md#jwt, shared by the JWT payload and the macaroon caveat. */
 export function buildClaims(c: ClaimInput): Record<string, unknown> {
   const out: Record<string, unknown> = {
     jti: c.jti,
@@ -100,7 +100,7 @@ function metadataOf(c: Record<string, unknown>): Record<string, unknown> | null 
   return out;
 }
 
-/** SPEC.md §10.2 "Response mapping"; `code` decides which fields a failure keeps (§7.3). */
+/** docs/derived-tokens.md#jwt "Response mapping"; `code` decides which fields a failure keeps (docs/verification.md#verification-error-codes). */
 export function claimsOutcome(type: "jwt" | "macaroon", c: Record<string, unknown>, code: VerificationError, message?: string): Verification {
   const ok = code === VerificationError.UNSPECIFIED;
   const base = bareFailure(code, type, message);
@@ -122,7 +122,7 @@ export function claimsOutcome(type: "jwt" | "macaroon", c: Record<string, unknow
 }
 
 /**
- * The claim checks after the signature (SPEC.md §10.2, §10.3), in SPEC order: format, `exp`, `nbf`,
+ * The claim checks after the signature (docs/derived-tokens.md#jwt, docs/derived-tokens.md#macaroon), in the documented order: format, `exp`, `nbf`,
  * issuer, network, sealed CIDRs. JWTs get clock-skew leeway on `exp`; macaroons must be strictly unexpired.
  */
 export function checkClaims(c: Record<string, unknown>, chk: ClaimCheck): Verification {

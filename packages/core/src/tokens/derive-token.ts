@@ -56,7 +56,7 @@ async function mintToken(config: Config, keys: SigningKeySet, algorithm: number,
   return signJwt(claims, keys.signer);
 }
 
-/** The derived token's lifetime (SPEC.md §10.1): explicit ttl is capped with 400s, the default is clamped to the parent. */
+/** The derived token's lifetime (docs/derived-tokens.md#derive): explicit ttl is capped with 400s, the default is clamped to the parent. */
 function lifetime(ctx: ServiceContext, parent: KeyRecord, ttlMs: number | undefined, now: number): number {
   const { default_ttl, max_ttl } = ctx.config.credentials.derived_tokens;
   const remaining = parent.expireTime ? parent.expireTime.getTime() - now : Number.POSITIVE_INFINITY;
@@ -73,7 +73,7 @@ function lifetime(ctx: ServiceContext, parent: KeyRecord, ttlMs: number | undefi
   return ttlMs;
 }
 
-/** POST /v2alpha1/admin/apiKeys:derive (SPEC.md §10.1). */
+/** POST /v2alpha1/admin/apiKeys:derive (docs/derived-tokens.md#derive). */
 export async function deriveToken(deps: DeriveDeps, input: DeriveTokenInput, clientIp: ParsedIp | null): Promise<DerivedToken> {
   const { ctx } = deps;
   if (input.credential === "") throw new TalosError("credential_required", "credential is required", { field: "credential" });

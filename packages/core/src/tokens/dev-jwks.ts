@@ -16,7 +16,7 @@ export interface DevJwks {
 }
 
 /**
- * Dev mode (SPEC.md §19.1): an Ed25519 JWKS generated once under `dir` and reused after restarts.
+ * Dev mode (docs/cli.md#server-commands): an Ed25519 JWKS generated once under `dir` and reused after restarts.
  * Written to a private temp file and linked into place, so concurrent starts agree on one key.
  */
 export async function ensureDevJwks(dir: string): Promise<DevJwks> {

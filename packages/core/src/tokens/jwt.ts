@@ -4,7 +4,7 @@ import type { SigningKey, SigningKeySet } from "./signing-keys.js";
 
 const utf8 = new TextEncoder();
 
-/** Compact JWS with header `{"alg","kid","typ":"JWT"}` (SPEC.md §10.2). */
+/** Compact JWS with header `{"alg","kid","typ":"JWT"}` (docs/derived-tokens.md#jwt). */
 export async function signJwt(claims: Record<string, unknown>, key: SigningKey): Promise<string> {
   if (!key.signKey) throw new Error(`signing key "${key.kid}" has no private part`);
   return new CompactSign(utf8.encode(JSON.stringify(claims))).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" }).sign(key.signKey);

@@ -15,7 +15,7 @@ import {
 } from "./macaroon.js";
 
 const utf8 = new TextEncoder();
-// SPEC.md §22 test vector
+// docs/compatibility.md#test-vectors test vector
 const SECRET = "0123456789abcdef0123456789abcdef";
 const ROOT = macaroonRootKey(SECRET);
 

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 /**
- * libmacaroons V2 binary format and HMAC chain (SPEC.md §10.3), first-party caveats only.
+ * libmacaroons V2 binary format and HMAC chain (docs/derived-tokens.md#macaroon), first-party caveats only.
  * Compatible with libmacaroons, go-macaroon and the npm `macaroon` package (tested against it).
  */
 export interface MacaroonCaveat {

@@ -112,7 +112,7 @@ describe("published JWKS", () => {
   });
 });
 
-describe("signer selection (SPEC.md §10.2)", () => {
+describe("signer selection (docs/derived-tokens.md#jwt)", () => {
   const publicOnly = (k: typeof ed) => ({ kty: k.kty, crv: k.crv, x: k.x, kid: `${k.kid}-pub` });
 
   it("picks signing_key_id when set", async () => {

@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { CompactSign, calculateJwkThumbprint, compactVerify, importJWK, type CryptoKey, type JWK } from "jose";
 
-/** The two JWS algorithms derived JWTs use (SPEC.md §10.2): Ed25519 keys sign EdDSA, RSA keys RS256. */
+/** The two JWS algorithms derived JWTs use (docs/derived-tokens.md#jwt): Ed25519 keys sign EdDSA, RSA keys RS256. */
 export type TokenAlg = "EdDSA" | "RS256";
 
-/** A served JWKS entry: public members only, built from an allow-list (SPEC.md §10.4). */
+/** A served JWKS entry: public members only, built from an allow-list (docs/derived-tokens.md#jwks). */
 export type PublicJwk = {
   kty: "OKP" | "RSA";
   kid: string;
@@ -60,7 +60,7 @@ const FIELD = "credentials.derived_tokens.jwt.signing_keys.urls";
 const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const RSA_MIN_BITS = 2048;
 
-/** Reads every `base64://` or `file://` URL (SPEC.md §10.4) and imports the usable keys. */
+/** Reads every `base64://` or `file://` URL (docs/derived-tokens.md#jwks) and imports the usable keys. */
 export async function loadSigningKeys(urls: readonly string[], opts: LoadSigningKeysOptions = {}): Promise<SigningKeySet> {
   const sources: { label: string; doc: unknown }[] = [];
   for (const [i, url] of urls.entries()) {
@@ -206,7 +206,7 @@ async function signingKeysFromDocuments(sources: { label: string; doc: unknown }
     else if (byKid.has(signingKeyId)) signerProblem = `signing key "${signingKeyId}" has no private part`;
     else signerProblem = `signing key "${signingKeyId}" not found`;
   } else {
-    // SPEC.md §10.2: the first key that declares `use: "sig"`, else the first usable one.
+    // docs/derived-tokens.md#jwt: the first key that declares `use: "sig"`, else the first usable one.
     signer = signers.find((k) => declaredSig.has(k)) ?? signers[0] ?? null;
     if (!signer) signerProblem = keys.length === 0 ? "no JWT signing key configured" : "no JWT signing key has a private part";
   }
@@ -223,5 +223,5 @@ export function signerAdvice(keys: Pick<SigningKeySet, "signerProblem" | "signin
     : `${keys.signerProblem}: set ${URLS} to a JWKS holding a private Ed25519 or RSA key`;
 }
 
-/** The JWKS route's answer when no asymmetric key is configured (SPEC.md §10.4 quotes its start). */
+/** The JWKS route's answer when no asymmetric key is configured (docs/derived-tokens.md#jwks quotes its start). */
 export const NO_SIGNING_KEYS = `no active signing keys found: set ${URLS} to a JWKS holding an Ed25519 or RSA key`;

@@ -6,7 +6,7 @@ import { NO_SIGNING_KEYS, signerAdvice, type PublicJwk } from "./signing-keys.js
 /** What the transports need for derived tokens: the derive verb and the public key set. */
 export interface DerivedTokenService {
   derive(input: DeriveTokenInput, clientIp: ParsedIp | null): Promise<DerivedToken>;
-  /** throws ConfigurationError (a 500 naming the setting) when no asymmetric key is configured (SPEC.md §10.4) */
+  /** throws ConfigurationError (a 500 naming the setting) when no asymmetric key is configured (docs/derived-tokens.md#jwks) */
   jwks(): { keys: PublicJwk[] };
   /** why JWTs cannot be signed and which setting fixes it (readiness detail); null when they can */
   readonly signerAdvice: string | null;

@@ -38,7 +38,7 @@ function macaroonKeys(config: Config): (now: number) => Uint8Array[] {
 
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
-/** The claim set: exactly one first-party caveat holding a JSON object (SPEC.md §10.3). */
+/** The claim set: exactly one first-party caveat holding a JSON object (docs/derived-tokens.md#macaroon). */
 function caveatClaims(m: Macaroon): Record<string, unknown> | null {
   if (m.caveats.length !== 1) return null;
   try {
@@ -54,7 +54,7 @@ export interface DerivedTokenVerifier extends TokenVerifier {
   verifyMacaroon(token: string, clientIp: ParsedIp | null): Verification;
 }
 
-/** Stateless verification of derived tokens (SPEC.md §10.2, §10.3): no storage, no cache, no rate limit. */
+/** Stateless verification of derived tokens (docs/derived-tokens.md#jwt, docs/derived-tokens.md#macaroon): no storage, no cache, no rate limit. */
 export function createTokenVerifier(tc: TokenContext): DerivedTokenVerifier {
   const { config, clock, nid, keys } = tc;
   const prefixes = [config.credentials.derived_tokens.macaroon.prefix.current, ...config.credentials.derived_tokens.macaroon.prefix.retired];

@@ -2,7 +2,7 @@ import { LRUCache } from "lru-cache";
 import type { KeyKind, KeyRecord, KeyVisibility, RateLimitPolicy } from "../types.js";
 
 /**
- * What verification reads of a key record (SPEC.md §7.2 steps 4-7), and so what the cache holds:
+ * What verification reads of a key record (docs/verification.md#pipeline steps 4-7), and so what the cache holds:
  * times as epoch ms instead of Dates, and none of the fields only key management reads (name,
  * create/update time, revocation details, request id). Half the heap of a KeyRecord per entry.
  */
@@ -39,7 +39,7 @@ export function toCachedKey(rec: KeyRecord): CachedKey {
 }
 
 /**
- * In-process cache of key records (never secrets, never "not found"), SPEC.md §13.
+ * In-process cache of key records (never secrets, never "not found"), docs/verification.md#cache.
  * Entry lifetime is min(ttl, expire_time - now); entries under 1 s are not written.
  */
 export interface KeyCache {

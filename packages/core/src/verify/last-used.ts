@@ -8,7 +8,7 @@ export interface LastUsedStats {
 }
 
 /**
- * Records successful uses off the request path (SPEC.md §15): at most one queued write per key
+ * Records successful uses off the request path (docs/verification.md#last-used-time): at most one queued write per key
  * per UTC day, batched UPDATEs, a full queue drops (counted) rather than blocks.
  */
 export class LastUsedQueue {
@@ -66,7 +66,7 @@ export class LastUsedQueue {
           await this.store.repo.touchLastUsed(batch);
           this.stats.flushes++;
         } catch (e) {
-          this.opts.onError?.(e); // losing uses is acceptable (SPEC.md §15)
+          this.opts.onError?.(e); // losing uses is acceptable (docs/verification.md#last-used-time)
         }
       }
     })().finally(() => {

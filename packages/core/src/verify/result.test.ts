@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { combineCacheOutcomes, type CacheOutcome } from "./result.js";
 
-describe("combineCacheOutcomes (batch Ory-Talos-Cache, SPEC.md §7.5)", () => {
+describe("combineCacheOutcomes (batch Ory-Talos-Cache, docs/verification.md#batch-verify)", () => {
   const all = (...items: CacheOutcome[]) => items.reduce(combineCacheOutcomes, "SKIP");
   it("SKIP when no item consulted the cache", () => {
     expect(all()).toBe("SKIP");

@@ -8,7 +8,7 @@ export type CredentialType = KeyKind | TokenType;
 export type CacheOutcome = "HIT" | "MISS" | "SKIP";
 
 /**
- * The batch's `Ory-Talos-Cache` from its items' outcomes (SPEC.md §7.5): SKIP when no item consulted
+ * The batch's `Ory-Talos-Cache` from its items' outcomes (docs/verification.md#batch-verify): SKIP when no item consulted
  * the cache, else MISS when any item missed, else HIT.
  */
 export function combineCacheOutcomes(a: CacheOutcome, b: CacheOutcome): CacheOutcome {
@@ -16,7 +16,7 @@ export function combineCacheOutcomes(a: CacheOutcome, b: CacheOutcome): CacheOut
   return a === "HIT" || b === "HIT" ? "HIT" : "SKIP";
 }
 
-/** The outcome of one verification (SPEC.md §7.4), transport-neutral. Times are ms since epoch. */
+/** The outcome of one verification (docs/verification.md#verify-response), transport-neutral. Times are ms since epoch. */
 export interface Verification {
   isValid: boolean;
   status: KeyStatus;
@@ -76,7 +76,7 @@ const MESSAGES: Record<number, string> = {
   [VerificationError.RATE_LIMITED]: "rate limit exceeded",
 };
 
-/** A failure that carries nothing but the code (no enumeration signal, SPEC.md §7.4). */
+/** A failure that carries nothing but the code (no enumeration signal, docs/verification.md#verify-response). */
 export function bareFailure(code: VerificationError, type: CredentialType | null, message = MESSAGES[code] ?? ""): Verification {
   return { ...EMPTY, scopes: [], errorCode: code, errorMessage: message, credentialType: type };
 }

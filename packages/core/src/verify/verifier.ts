@@ -55,10 +55,10 @@ interface KeyStep {
   failed: boolean;
 }
 
-/** Longest credential verify, batch verify, derive and self-revoke accept (SPEC.md §7.3). */
+/** Longest credential verify, batch verify, derive and self-revoke accept (docs/verification.md#verification-error-codes). */
 export const CREDENTIAL_MAX_CHARS = 8192;
 
-/** Batch verify takes 1 to this many credentials (SPEC.md §7.5). */
+/** Batch verify takes 1 to this many credentials (docs/verification.md#batch-verify). */
 export const MAX_BATCH_VERIFY = 100;
 
 const compiled = new WeakMap<string[], Cidr[]>();
@@ -75,7 +75,7 @@ export interface Verifier {
   verify(credential: string, opts: VerifyOptions): Promise<Verification>;
   /** Results in request order, each as a single verify; one storage round trip for every uncached key. */
   verifyBatch(credentials: string[], opts: VerifyOptions): Promise<{ results: Verification[]; cache: CacheOutcome }>;
-  /** Parent check for derive (SPEC.md §10.1): cache bypassed, no rate limit, no last-used. */
+  /** Parent check for derive (docs/derived-tokens.md#derive): cache bypassed, no rate limit, no last-used. */
   loadParent(credential: string): Promise<{ record: KeyRecord } | { error: Verification }>;
 }
 
@@ -104,9 +104,9 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     return v;
   }
 
-  /** SPEC.md §7.2 steps 4-7 on a found record; a promise only when the limiter has to decide. */
+  /** docs/verification.md#pipeline steps 4-7 on a found record; a promise only when the limiter has to decide. */
   function gates(rec: CachedKey, opts: VerifyOptions, now: number): Verification | Promise<Verification> {
-    // SPEC.md §5.1 status, as keyStatus() computes it for a KeyRecord
+    // docs/wire.md#api-key-resource status, as keyStatus() computes it for a KeyRecord
     if (rec.revoked) return keyOutcome(rec, VerificationError.REVOKED, issuer);
     if (rec.expireTime !== null && rec.expireTime <= now) return keyOutcome(rec, VerificationError.EXPIRED, issuer);
     const policy = rec.rateLimitPolicy;

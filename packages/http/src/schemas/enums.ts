@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Wire names of the enums (SPEC.md §5.3), indexed by number. */
+/** Wire names of the enums (docs/wire.md#enums), indexed by number. */
 export const KEY_STATUS = ["KEY_STATUS_UNSPECIFIED", "KEY_STATUS_ACTIVE", "KEY_STATUS_REVOKED", "KEY_STATUS_EXPIRED"] as const;
 export const KEY_VISIBILITY = ["KEY_VISIBILITY_UNSPECIFIED", "KEY_VISIBILITY_SECRET", "KEY_VISIBILITY_PUBLIC"] as const;
 export const REVOCATION_REASON = [

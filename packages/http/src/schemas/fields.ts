@@ -51,7 +51,7 @@ export const structField = (maxBytes: number) =>
 /** Key metadata: a Struct that is stored, so every key and string value must be storable text. */
 export const metadataField = structField(L.metadataBytes).refine((v) => !unstorable(v), UNSTORABLE_MESSAGE);
 
-/** ttl (SPEC.md §3.3): Go, protobuf or extended duration; "" and "0s" mean "use the default" (undefined). */
+/** ttl (docs/wire.md#durations): Go, protobuf or extended duration; "" and "0s" mean "use the default" (undefined). */
 export const ttlField = z.string(expected("a duration string such as \"3600s\", \"720h\" or \"30d\"")).transform((v, ctx): number | undefined => {
   const ttl = parseTtl(v);
   if ("error" in ttl) {

@@ -3,7 +3,7 @@ import { KeyVisibility, RevocationReason, keyStatus, type KeyRecord } from "@tal
 import { timestamp } from "../codec.js";
 import { BATCH_CREATE_ERROR, KEY_STATUS, KEY_VISIBILITY, REVOCATION_REASON, VERIFICATION_ERROR, enumOutput } from "./enums.js";
 
-/** Response shapes (SPEC.md §5): every field is always emitted (protojson "emit unpopulated"). */
+/** Response shapes (docs/wire.md#resources): every field is always emitted (protojson "emit unpopulated"). */
 
 const Timestamp = z.string().nullable().meta({ format: "date-time" });
 const Int64 = z.string().meta({ description: "int64 as a decimal string" });
@@ -15,16 +15,16 @@ export const RateLimitPolicy = z
 export const IPRestriction = z.object({ allowed_cidrs: z.array(z.string()) }).meta({ id: "IPRestriction" });
 
 const keyShape = {
-  key_id: z.string(),
+  key_id: z.string().describe("Issued: lower-case UUID; imported: 64 lower-case hex characters"),
   name: z.string(),
-  actor_id: z.string(),
+  actor_id: z.string().describe("Owner of the key"),
   scopes: z.array(z.string()),
-  status: enumOutput(KEY_STATUS),
+  status: enumOutput(KEY_STATUS).describe("Computed when read: REVOKED, else EXPIRED once expire_time has passed, else ACTIVE"),
   metadata: Struct,
   create_time: Timestamp,
-  update_time: Timestamp,
-  expire_time: Timestamp,
-  last_used_time: Timestamp,
+  update_time: Timestamp.describe("Moves with every change"),
+  expire_time: Timestamp.describe("null: never expires"),
+  last_used_time: Timestamp.describe("First successful use of the latest day of use (UTC), written asynchronously"),
   rate_limit_policy: RateLimitPolicy.nullable(),
   ip_restriction: IPRestriction.nullable(),
   revocation_reason: enumOutput(REVOCATION_REASON),
@@ -35,15 +35,17 @@ export const IssuedApiKey = z.object(keyShape).meta({ id: "IssuedApiKey" });
 export const ImportedApiKey = z.object(keyShape).meta({ id: "ImportedApiKey" });
 export type ApiKeyJson = z.infer<typeof IssuedApiKey>;
 
-export const IssueApiKeyResponse = z.object({ issued_api_key: IssuedApiKey, secret: z.string() }).meta({ id: "IssueApiKeyResponse" });
+export const IssueApiKeyResponse = z
+  .object({ issued_api_key: IssuedApiKey, secret: z.string().describe('The key itself, shown only here; "" on an idempotent replay') })
+  .meta({ id: "IssueApiKeyResponse" });
 export const RotateIssuedApiKeyResponse = z
   .object({ issued_api_key: IssuedApiKey, secret: z.string(), old_issued_api_key: IssuedApiKey })
   .meta({ id: "RotateIssuedApiKeyResponse" });
 export const ListIssuedApiKeysResponse = z
-  .object({ issued_api_keys: z.array(IssuedApiKey), next_page_token: z.string() })
+  .object({ issued_api_keys: z.array(IssuedApiKey), next_page_token: z.string().describe('"" on the last page') })
   .meta({ id: "ListIssuedApiKeysResponse" });
 export const ListImportedApiKeysResponse = z
-  .object({ imported_api_keys: z.array(ImportedApiKey), next_page_token: z.string() })
+  .object({ imported_api_keys: z.array(ImportedApiKey), next_page_token: z.string().describe('"" on the last page') })
   .meta({ id: "ListImportedApiKeysResponse" });
 export const BatchCreateImportedApiKeysResult = z
   .object({
@@ -59,8 +61,8 @@ export const BatchCreateImportedApiKeysResponse = z
 
 export const VerifyApiKeyResponse = z
   .object({
-    is_valid: z.boolean(),
-    status: enumOutput(KEY_STATUS),
+    is_valid: z.boolean().describe("The verdict; every outcome is HTTP 200"),
+    status: enumOutput(KEY_STATUS).describe("ACTIVE when valid, EXPIRED for an expired key, else UNSPECIFIED (never REVOKED)"),
     key_id: z.string(),
     actor_id: z.string(),
     scopes: z.array(z.string()),
@@ -69,10 +71,10 @@ export const VerifyApiKeyResponse = z
     rate_limit_policy: RateLimitPolicy.nullable(),
     visibility: enumOutput(KEY_VISIBILITY),
     issuer: z.string(),
-    error_code: enumOutput(VERIFICATION_ERROR),
+    error_code: enumOutput(VERIFICATION_ERROR).describe("Why the credential is not valid; UNSPECIFIED when it is"),
     error_message: z.string(),
-    rate_limit_remaining: Int64,
-    rate_limit_reset_time: Timestamp,
+    rate_limit_remaining: Int64.describe("Requests left when the rate limiter ran for this request"),
+    rate_limit_reset_time: Timestamp.describe("When the full quota is available again"),
   })
   .meta({ id: "VerifyApiKeyResponse" });
 export type VerifyJson = z.infer<typeof VerifyApiKeyResponse>;

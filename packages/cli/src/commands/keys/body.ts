@@ -3,7 +3,7 @@ import { UsageError, type KeyFlags } from "./parse.js";
 /** Window used when `--rate-limit-quota` is given without `--rate-limit-window`. */
 export const DEFAULT_WINDOW_SECONDS = 60;
 
-/** Request body fields of issue and import (SPEC.md §6.1, §6.7) from the flags that were given. */
+/** Request body fields of issue and import (docs/keys.md#issue, docs/keys.md#import) from the flags that were given. */
 export function keyBody(flags: KeyFlags): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   if (flags.actor !== undefined) body.actor_id = flags.actor;

@@ -1,7 +1,7 @@
 import { VERSION } from "@talos/core/version";
 import { parseHeaders, type CommonOptions } from "./parse.js";
 
-/** A failed call: `message` is the error envelope's message (SPEC.md §12.1), safe to print. */
+/** A failed call: `message` is the error envelope's message (docs/wire.md#error-envelope), safe to print. */
 export class ApiError extends Error {
   constructor(
     message: string,

@@ -13,7 +13,7 @@ interface DeriveResponse {
   token: { token: string; expire_time: string | null; scopes: string[]; claims: Record<string, unknown> | null };
 }
 
-/** `talos keys derive-token <secret>` (SPEC.md §10.1): a JWT (default) or macaroon; `-` reads the secret from stdin. */
+/** `talos keys derive-token <secret>` (docs/derived-tokens.md#derive): a JWT (default) or macaroon; `-` reads the secret from stdin. */
 export async function deriveCommand(secret: string, opts: DeriveOptions): Promise<number> {
   const credential = secret === "-" ? await readStdin("the secret") : secret;
   const body: Record<string, unknown> = { credential };

@@ -6,7 +6,7 @@ import { UsageError, type CommonOptions, type KeyFlags } from "./parse.js";
 
 export type ImportOptions = CommonOptions & KeyFlags & { rawKey: string };
 
-/** `talos keys imported import [name]` (SPEC.md §6.7). `--raw-key -` reads the key from stdin. */
+/** `talos keys imported import [name]` (docs/keys.md#import). `--raw-key -` reads the key from stdin. */
 export async function importCommand(name: string | undefined, opts: ImportOptions): Promise<number> {
   const rawKey = opts.rawKey === "-" ? await readStdin("the raw key") : opts.rawKey;
   if (rawKey === "") throw new UsageError("--raw-key must not be empty");
@@ -25,7 +25,7 @@ interface BatchResponse {
 }
 
 /**
- * `talos keys imported batch-import --file <path|->` (SPEC.md §6.9): the file is a JSON array of
+ * `talos keys imported batch-import --file <path|->` (docs/keys.md#batch-import): the file is a JSON array of
  * import requests (`{"requests":[…]}` is accepted too). Exits 1 when any item failed.
  */
 export async function batchImportCommand(opts: BatchImportOptions): Promise<number> {

@@ -11,7 +11,7 @@ import type { DeriveOptions } from "./derive.js";
 import * as p from "./parse.js";
 
 /**
- * The HTTP client commands of SPEC.md §19.2: `talos keys …` and `talos jwk get`. Registration
+ * The HTTP client commands of docs/cli.md#client-commands: `talos keys …` and `talos jwk get`. Registration
  * only declares options (this module loads on every `talos` start); each action imports its
  * command file, and with it fetch and yaml, when it runs.
  */

@@ -10,7 +10,7 @@ interface IssueResponse {
   secret: string;
 }
 
-/** `talos keys issue [name]` (SPEC.md §6.1): prints the new key and its secret, which is shown only once. */
+/** `talos keys issue [name]` (docs/keys.md#issue): prints the new key and its secret, which is shown only once. */
 export async function issueCommand(name: string | undefined, opts: IssueOptions): Promise<number> {
   const body = { ...(name !== undefined && { name }), ...keyBody(opts) };
   const res = await createClient(opts).call<IssueResponse>("/v2alpha1/admin/issuedApiKeys", { body });

@@ -6,7 +6,7 @@ interface Jwks {
   keys: { kid?: string; kty?: string; alg?: string; use?: string; crv?: string }[];
 }
 
-/** `talos jwk get` (SPEC.md §10.4): the public JWK Set the server serves for derived JWTs. */
+/** `talos jwk get` (docs/derived-tokens.md#jwks): the public JWK Set the server serves for derived JWTs. */
 export async function jwkGetCommand(opts: CommonOptions): Promise<number> {
   const set = await createClient(opts).call<Jwks>("/v2alpha1/derivedKeys/jwks.json");
   const keys = Array.isArray(set?.keys) ? set.keys : [];

@@ -5,7 +5,7 @@ import type { CommonOptions } from "./parse.js";
 
 export type ListOptions = CommonOptions & { actor?: string; status?: string; pageSize?: number; pageToken?: string; all?: boolean };
 
-/** The AIP-160 filter of SPEC.md §11.1 from `--actor` and `--status`. */
+/** The AIP-160 filter of docs/keys.md#filters from `--actor` and `--status`. */
 export function buildFilter(actor: string | undefined, status: string | undefined): string {
   const terms: string[] = [];
   if (actor !== undefined) terms.push(`actor_id="${actor.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
@@ -13,7 +13,7 @@ export function buildFilter(actor: string | undefined, status: string | undefine
   return terms.join(" AND ");
 }
 
-/** `talos keys issued|imported list` (SPEC.md §6.2); `--all` follows `next_page_token` to the end. */
+/** `talos keys issued|imported list` (docs/keys.md#list); `--all` follows `next_page_token` to the end. */
 export async function listCommand(kind: Kind, opts: ListOptions): Promise<number> {
   const client = createClient(opts);
   const field = kind === "issued" ? "issued_api_keys" : "imported_api_keys";

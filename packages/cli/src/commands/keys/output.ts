@@ -43,7 +43,7 @@ export function renderFields(fields: [string, string][]): string {
   return fields.map(([k, v]) => `${`${k}:`.padEnd(w)}  ${v}`).join("\n");
 }
 
-/** The API key shape as the server writes it (SPEC.md §5.1); only what the CLI reads. */
+/** The API key shape as the server writes it (docs/wire.md#api-key-resource); only what the CLI reads. */
 export interface ApiKey {
   key_id: string;
   name: string;

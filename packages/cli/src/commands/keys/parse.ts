@@ -89,7 +89,7 @@ export function parsePageSize(value: string): number {
   return n;
 }
 
-// SPEC.md §3.3: Go durations plus d, w, mo, y. Duplicated from core on purpose: importing
+// docs/wire.md#durations: Go durations plus d, w, mo, y. Duplicated from core on purpose: importing
 // @talos/core here would load the whole server on every CLI start.
 const UNIT_SECONDS: Record<string, number> = {
   ns: 1e-9, us: 1e-6, "µs": 1e-6, "μs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, mo: 2_592_000, y: 31_536_000,
@@ -113,7 +113,7 @@ export function parseTtl(value: string): string {
   return value.trim();
 }
 
-/** `--rate-limit-window`: any §3.3 duration, sent as whole seconds (`"60s"`) as the API requires. */
+/** `--rate-limit-window`: any docs/wire.md#durations duration, sent as whole seconds (`"60s"`) as the API requires. */
 export function parseWindow(value: string): number {
   const secs = Math.trunc(durationSeconds(value));
   if (secs < 1 || secs > MAX_SECONDS) throw new InvalidArgumentError("must lie between 1s and 315360000s");
@@ -138,7 +138,7 @@ export const parseVisibility = enumParser("KEY_VISIBILITY_", ["SECRET", "PUBLIC"
 export const parseAlgorithm = enumParser("TOKEN_ALGORITHM_", ["JWT", "MACAROON"], "jwt or macaroon");
 export const parseStatus = enumParser("KEY_STATUS_", ["ACTIVE", "REVOKED", "EXPIRED"], "active, revoked or expired");
 
-/** Flags every client command takes (SPEC.md §19.2). */
+/** Flags every client command takes (docs/cli.md#client-commands). */
 export interface CommonOptions {
   endpoint: string;
   format: Format;

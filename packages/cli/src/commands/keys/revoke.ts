@@ -4,7 +4,7 @@ import type { CommonOptions } from "./parse.js";
 
 export type RevokeOptions = CommonOptions & { reason?: string; description?: string };
 
-/** Which endpoint: the kind-specific one (SPEC.md §6.6) or the alias that dispatches on the id's shape (§6.8). */
+/** Which endpoint: the kind-specific one (docs/keys.md#revoke) or the alias that dispatches on the id's shape (docs/keys.md#revoke-alias). */
 export type RevokeTarget = "issued" | "imported" | "any";
 
 const PATHS: Record<RevokeTarget, string> = {
@@ -25,7 +25,7 @@ export async function revokeCommand(target: RevokeTarget, keyId: string, opts: R
 
 export type SelfRevokeOptions = CommonOptions & { reason?: string };
 
-/** `talos keys self-revoke <secret>` (SPEC.md §6.11, public surface); `-` reads the secret from stdin. */
+/** `talos keys self-revoke <secret>` (docs/keys.md#self-revocation, public surface); `-` reads the secret from stdin. */
 export async function selfRevokeCommand(secret: string, opts: SelfRevokeOptions): Promise<number> {
   const credential = secret === "-" ? await readStdin("the secret") : secret;
   const body: Record<string, unknown> = { credential };

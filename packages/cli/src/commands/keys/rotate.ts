@@ -15,7 +15,7 @@ interface RotateResponse {
   old_issued_api_key: ApiKey;
 }
 
-/** `talos keys issued rotate <key-id>` (SPEC.md §6.5): flags override, everything else is inherited. */
+/** `talos keys issued rotate <key-id>` (docs/keys.md#rotate): flags override, everything else is inherited. */
 export async function rotateCommand(keyId: string, opts: RotateOptions): Promise<number> {
   const body: Record<string, unknown> = {};
   if (opts.name !== undefined) body.name = opts.name;

@@ -14,7 +14,7 @@ export type UpdateOptions = CommonOptions & {
 };
 
 /**
- * `talos keys issued|imported update <key-id>` (SPEC.md §6.4). The update mask is exactly the
+ * `talos keys issued|imported update <key-id>` (docs/keys.md#update). The update mask is exactly the
  * flags given; an empty value (`--scopes ''`, `--allowed-cidrs ''`, `--metadata ''`) or
  * `--rate-limit-quota 0` clears the field. Changing only one of quota and window keeps the other
  * (and the unit) from the key's current policy.

@@ -16,7 +16,7 @@ interface VerifyResult {
   error_message: string;
 }
 
-/** SPEC.md §13: the cache directives travel as a Cache-Control request header. */
+/** docs/verification.md#cache: the cache directives travel as a Cache-Control request header. */
 function cacheHeaders(opts: VerifyOptions): Record<string, string> {
   const directives = [...(opts.cache ? [] : ["no-cache"]), ...(opts.store ? [] : ["no-store"])];
   return directives.length ? { "cache-control": directives.join(", ") } : {};
@@ -38,7 +38,7 @@ function resultTable(results: VerifyResult[], index: boolean): string {
   );
 }
 
-/** `talos keys verify <credential>` (SPEC.md §7): exit code 0 only when the credential is valid. */
+/** `talos keys verify <credential>` (docs/verification.md): exit code 0 only when the credential is valid. */
 export async function verifyCommand(credentialArg: string, opts: VerifyOptions): Promise<number> {
   const credential = credentialArg === "-" ? await readStdin("the credential") : credentialArg;
   const r = await createClient(opts).call<VerifyResult>("/v2alpha1/admin/apiKeys:verify", {
@@ -52,7 +52,7 @@ export async function verifyCommand(credentialArg: string, opts: VerifyOptions):
 }
 
 /**
- * `talos keys batch-verify <credential>…` (SPEC.md §7.5); a single `-` reads one credential per
+ * `talos keys batch-verify <credential>…` (docs/verification.md#batch-verify); a single `-` reads one credential per
  * line from stdin. Exit code 0 only when every credential is valid, as for `verify`.
  */
 export async function batchVerifyCommand(credentialArgs: string[], opts: VerifyOptions): Promise<number> {
