@@ -70,19 +70,22 @@ const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 function post(port: number, path: string, body: unknown): Promise<{ status: number; json: any }> {
   return new Promise((resolve) => {
     const data = Buffer.from(JSON.stringify(body));
-    const r = request({ host: "127.0.0.1", port, path, method: "POST", agent, headers: { "content-type": "application/json", "content-length": data.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        let json: any;
-        try {
-          json = JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
-        } catch {
-          json = null;
-        }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
+    const r = request(
+      { host: "127.0.0.1", port, path, method: "POST", agent, headers: { "content-type": "application/json", "content-length": data.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          let json: any;
+          try {
+            json = JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
+          } catch {
+            json = null;
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
     r.setTimeout(30_000, () => r.destroy(new Error("timeout")));
     r.on("error", () => resolve({ status: 0, json: null }));
     r.end(data);
@@ -159,12 +162,19 @@ async function main(): Promise<number> {
   const metricsUrl = `http://127.0.0.1:${proc.ready[1]}`;
   let died = false;
   void proc.exited.then(() => (died = true));
-  console.log(`soak: ${MINUTES} min at ${RATE} req/s on ${PG ? "PostgreSQL" : "the embedded database"} (${entry.kind}), warm-up ${WARMUP} min, pid ${proc.child.pid}, logs in ${work}`);
+  console.log(
+    `soak: ${MINUTES} min at ${RATE} req/s on ${PG ? "PostgreSQL" : "the embedded database"} (${entry.kind}), warm-up ${WARMUP} min, pid ${proc.child.pid}, logs in ${work}`,
+  );
 
   // the working set: KEYS active keys; issue/rotate/revoke replace members, so the set (and the verification cache) stays bounded
   const keys: { id: string; secret: string }[] = [];
   const issue = async () => {
-    const r = await post(port, `${A}/issuedApiKeys`, { name: "soak", actor_id: "soak", scopes: ["read"], rate_limit_policy: { quota: "1000000", window: "60s" } });
+    const r = await post(port, `${A}/issuedApiKeys`, {
+      name: "soak",
+      actor_id: "soak",
+      scopes: ["read"],
+      rate_limit_policy: { quota: "1000000", window: "60s" },
+    });
     return r.status === 201 ? { id: r.json.issued_api_key.key_id as string, secret: r.json.secret as string } : null;
   };
   while (keys.length < KEYS) {
@@ -174,34 +184,38 @@ async function main(): Promise<number> {
   }
 
   const ops: { weight: number; run: () => Promise<number> }[] = [
-    { weight: 94, run: async () => (await post(port, `${A}/apiKeys:verify`, { credential: keys[Math.floor(Math.random() * keys.length)]!.secret })).status },
+    {
+      weight: 94,
+      run: async () => (await post(port, `${A}/apiKeys:verify`, { credential: keys[Math.floor(Math.random() * keys.length)]!.secret })).status,
+    },
+    // writes take their key out of the set first, so two writes never race on one key
     {
       weight: 2,
       run: async () => {
+        const old = keys.splice(Math.floor(Math.random() * keys.length), 1)[0]!;
         const k = await issue();
+        keys.push(k ?? old);
         if (!k) return 500;
-        const old = keys.shift()!;
-        keys.push(k);
-        return (await post(port, `${A}/issuedApiKeys/${old.id}:revoke`, { reason: "REVOCATION_REASON_SUPERSEDED" })).status === 204 ? 201 : 409;
+        return (await post(port, `${A}/issuedApiKeys/${old.id}:revoke`, { reason: "REVOCATION_REASON_SUPERSEDED" })).status;
       },
     },
     {
       weight: 2,
       run: async () => {
-        const i = Math.floor(Math.random() * keys.length);
-        const r = await post(port, `${A}/issuedApiKeys/${keys[i]!.id}:rotate`, {});
-        if (r.status === 201) keys[i] = { id: r.json.issued_api_key.key_id, secret: r.json.secret };
+        const old = keys.splice(Math.floor(Math.random() * keys.length), 1)[0]!;
+        const r = await post(port, `${A}/issuedApiKeys/${old.id}:rotate`, {});
+        keys.push(r.status === 201 ? { id: r.json.issued_api_key.key_id, secret: r.json.secret } : old);
         return r.status;
       },
     },
     {
       weight: 2,
       run: async () => {
-        const i = Math.floor(Math.random() * keys.length);
-        const r = await post(port, `${A}/issuedApiKeys/${keys[i]!.id}:revoke`, {});
+        const old = keys.splice(Math.floor(Math.random() * keys.length), 1)[0]!;
+        const r = await post(port, `${A}/issuedApiKeys/${old.id}:revoke`, {});
         const k = await issue();
-        if (k) keys[i] = k;
-        return r.status === 204 && k ? 200 : r.status;
+        keys.push(k ?? old);
+        return k ? r.status : 500;
       },
     },
   ];
@@ -246,7 +260,10 @@ async function main(): Promise<number> {
     }
   }, 10);
   const sampler = setInterval(() => {
-    scrape(metricsUrl).then((s) => cur.samples.push(s), () => {});
+    scrape(metricsUrl).then(
+      (s) => cur.samples.push(s),
+      () => {},
+    );
   }, SAMPLE_S * 1000);
 
   printHeader();
@@ -277,13 +294,18 @@ async function main(): Promise<number> {
   const first = after[0]!;
   const last = after[after.length - 1]!;
   let failed = false;
-  for (const [label, f] of [["RSS", (s: Sample) => s.rss], ["heap used", (s: Sample) => s.heapUsed]] as const) {
+  for (const [label, f] of [
+    ["RSS", (s: Sample) => s.rss],
+    ["heap used", (s: Sample) => s.heapUsed],
+  ] as const) {
     const a = mean(first.samples.map(f));
     const b = mean(last.samples.map(f));
     const growth = (b - a) / a;
     const ok = growth <= LIMIT;
     if (!ok) failed = true;
-    console.log(`${ok ? "ok" : "FAIL"}: ${label} minute ${first.minute} → minute ${last.minute}: ${mb(a)} → ${mb(b)} MB (${(growth * 100).toFixed(1)} %, limit ${LIMIT * 100} %)`);
+    console.log(
+      `${ok ? "ok" : "FAIL"}: ${label} minute ${first.minute} → minute ${last.minute}: ${mb(a)} → ${mb(b)} MB (${(growth * 100).toFixed(1)} %, limit ${LIMIT * 100} %)`,
+    );
   }
   const errors = minutes.reduce((n, m) => n + m.errors, 0);
   if (errors) console.log(`note: ${errors} requests got no answer`);
@@ -295,7 +317,9 @@ const mb = (b: number) => (b / 1048576).toFixed(1);
 const ms = (s: number) => (s * 1000).toFixed(1);
 
 function printHeader() {
-  console.log("| minute | requests | req/s | no answer | non-2xx | skipped | p50 ms | p99 ms | RSS MB | heap used MB | heap total MB | external MB | event-loop p99 ms | event-loop max ms | db in flight | db pool max | db errors |");
+  console.log(
+    "| minute | requests | req/s | no answer | non-2xx | skipped | p50 ms | p99 ms | RSS MB | heap used MB | heap total MB | external MB | event-loop p99 ms | event-loop max ms | db in flight | db pool max | db errors |",
+  );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 }
 function printRow(m: Minute, warm: boolean) {

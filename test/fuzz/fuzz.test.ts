@@ -12,7 +12,10 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { fetchJson, stopAllTalos } from "../support/process.js";
-import { expectations, httpCase, materialize, rawCase, targetedCase, type FuzzCase } from "./cases.js";
+import type { FuzzCase } from "./case.js";
+import { httpCase } from "./cases.js";
+import { expectations, materialize } from "./owed.js";
+import { rawCase, targetedCase } from "./special.js";
 import { Obj } from "./json.js";
 import { checkResponse } from "./oracle.js";
 import { startSession, type Session } from "./session.js";
@@ -42,7 +45,11 @@ describe("fuzz: every route of a real talos serve", { timeout: 900_000 }, () => 
     s = await startSession();
     const agent = createAgent(CONCURRENCY);
     const port = s.talos.apiPort;
-    const one = fc.oneof({ weight: 14, arbitrary: httpCase(s.pools) }, { weight: 2, arbitrary: targetedCase(s.pools) }, { weight: 1, arbitrary: rawCase() });
+    const one = fc.oneof(
+      { weight: 14, arbitrary: httpCase(s.pools) },
+      { weight: 2, arbitrary: targetedCase(s.pools) },
+      { weight: 1, arbitrary: rawCase() },
+    );
     const t0 = performance.now();
     // a pool keeps CONCURRENCY requests in flight: a run's batch is handed over as slots free up,
     // so no batch waits for its slowest request (fast-check drives generation, not pacing)
@@ -70,7 +77,9 @@ describe("fuzz: every route of a real talos serve", { timeout: 900_000 }, () => 
       .catch((e: Error) => record("server process exited", "-", e.message.split("\n").slice(0, 3).join(" ")));
     while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - t0) / 1000;
-    console.info(`[fuzz] ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), seed ${SEED}, ${s.live.length} live credentials`);
+    console.info(
+      `[fuzz] ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), seed ${SEED}, ${s.live.length} live credentials`,
+    );
     agent.destroy();
     if (process.env.FUZZ_LATENCY) {
       const rows = [...latency].sort((a, b) => b[1].total - a[1].total).slice(0, 15);
@@ -106,7 +115,10 @@ describe("fuzz: every route of a real talos serve", { timeout: 900_000 }, () => 
 
   it("no secret reached stdout or stderr", async () => {
     await new Promise((r) => setTimeout(r, 1_000)); // the request log flushes every 500 ms
-    for (const [name, lines] of [["stdout", s.talos.stdout], ["stderr", s.talos.stderr]] as const) {
+    for (const [name, lines] of [
+      ["stdout", s.talos.stdout],
+      ["stderr", s.talos.stderr],
+    ] as const) {
       for (const line of lines) {
         const leak = s.secrets.find(line);
         if (leak) record(`secret in ${name}: ${leak}`, "log", line.slice(0, 400));
@@ -118,7 +130,8 @@ describe("fuzz: every route of a real talos serve", { timeout: 900_000 }, () => 
 
   it("no property failed", () => {
     const lines = [...failures].map(([k, f]) => `- ${k} ×${f.count}\n    e.g. ${f.examples.join("\n    e.g. ")}`);
-    if (lines.length) console.error(`[fuzz] ${failures.size} failure classes (replay with FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS}):\n${lines.join("\n")}`);
+    if (lines.length)
+      console.error(`[fuzz] ${failures.size} failure classes (replay with FUZZ_SEED=${SEED} FUZZ_REQUESTS=${REQUESTS}):\n${lines.join("\n")}`);
     expect(lines, `fuzz failures, replay with FUZZ_SEED=${SEED}`).toEqual([]);
   });
 
@@ -144,7 +157,10 @@ describe("fuzz: every route of a real talos serve", { timeout: 900_000 }, () => 
     if (typeof body?.token?.token === "string") s.learn("token derived during the run", body.token.token);
     const v = c.body?.value;
     if (!(v instanceof Obj)) return;
-    const rawOf = (o: unknown) => (o instanceof Obj ? [o.get("raw_key"), o.get("rawKey")].find((x) => typeof x === "string" && FRESH_RAW_KEY.test(x)) : undefined) as string | undefined;
+    const rawOf = (o: unknown) =>
+      (o instanceof Obj ? [o.get("raw_key"), o.get("rawKey")].find((x) => typeof x === "string" && FRESH_RAW_KEY.test(x)) : undefined) as
+        | string
+        | undefined;
     if (c.route.endsWith("/importedApiKeys") && res.status === 201) {
       const raw = rawOf(v);
       if (raw) s.learn("raw key imported during the run", raw);

@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { fetchJson, startTalos, type TalosProcess } from "../support/process.js";
-import { Dyn } from "./json.js";
+import type { Dyn } from "./json.js";
 import { SecretIndex } from "./oracle.js";
 import type { Pools } from "./values.js";
 
@@ -28,7 +28,12 @@ const b64u = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 export async function startSession(): Promise<Session> {
   const hmac = `fuzz-hmac-${randomBytes(16).toString("hex")}`;
   const { privateKey } = generateKeyPairSync("ed25519");
-  const jwk: Record<string, string> = { ...(privateKey.export({ format: "jwk" }) as Record<string, string>), kid: "fuzz-key", alg: "EdDSA", use: "sig" };
+  const jwk: Record<string, string> = {
+    ...(privateKey.export({ format: "jwk" }) as Record<string, string>),
+    kid: "fuzz-key",
+    alg: "EdDSA",
+    use: "sig",
+  };
   const talos = await startTalos({
     args: ["serve", "--migrate"],
     env: {
@@ -77,11 +82,18 @@ export async function startSession(): Promise<Session> {
   const importedIds: string[] = [];
   const raws = Array.from({ length: 6 }, () => `sk_fuzz_${randomBytes(16).toString("hex")}`);
   for (const [i, raw] of raws.slice(0, 3).entries()) {
-    const r = await call("POST", `${A}/importedApiKeys`, { raw_key: raw, name: `imported-${i}`, actor_id: "fuzz-actor", ...(i === 1 ? { rate_limit_policy: { quota: "3", window: "3600s" } } : {}) });
+    const r = await call("POST", `${A}/importedApiKeys`, {
+      raw_key: raw,
+      name: `imported-${i}`,
+      actor_id: "fuzz-actor",
+      ...(i === 1 ? { rate_limit_policy: { quota: "3", window: "3600s" } } : {}),
+    });
     importedIds.push(r.body.key_id);
     learn(`raw key ${i}`, raw);
   }
-  const batch = await call("POST", `${A}/importedApiKeys:batchCreate`, { requests: raws.slice(3).map((raw, i) => ({ raw_key: raw, name: `batch-${i}`, actor_id: "fuzz-batch" })) });
+  const batch = await call("POST", `${A}/importedApiKeys:batchCreate`, {
+    requests: raws.slice(3).map((raw, i) => ({ raw_key: raw, name: `batch-${i}`, actor_id: "fuzz-batch" })),
+  });
   for (const [i, res] of (batch.body.results as { imported_api_key: { key_id: string } }[]).entries()) {
     importedIds.push(res.imported_api_key.key_id);
     learn(`batch raw key ${i}`, raws[3 + i]!);
@@ -93,7 +105,11 @@ export async function startSession(): Promise<Session> {
   learn("derived macaroon", mac.body.token.token);
 
   const pageTokens: string[] = [];
-  for (const q of ["issuedApiKeys?page_size=1", "importedApiKeys?page_size=1", `issuedApiKeys?page_size=2&filter=${encodeURIComponent('actor_id="fuzz-actor"')}`]) {
+  for (const q of [
+    "issuedApiKeys?page_size=1",
+    "importedApiKeys?page_size=1",
+    `issuedApiKeys?page_size=2&filter=${encodeURIComponent('actor_id="fuzz-actor"')}`,
+  ]) {
     const r = await call("GET", `${A}/${q}`);
     if (r.body.next_page_token) pageTokens.push(r.body.next_page_token);
   }
@@ -117,7 +133,9 @@ function foreignCredentials(issuedSecret: string, jwt: string): string[] {
   const { privateKey } = generateKeyPairSync("ed25519");
   const now = Math.floor(Date.now() / 1000);
   const head = b64u(JSON.stringify({ alg: "EdDSA", kid: "fuzz-key", typ: "JWT" }));
-  const payload = b64u(JSON.stringify({ sub: "x", iss: ISSUER, nid: "00000000-0000-0000-0000-000000000000", iat: now, nbf: now, exp: now + 3600, scp: ["read"] }));
+  const payload = b64u(
+    JSON.stringify({ sub: "x", iss: ISSUER, nid: "00000000-0000-0000-0000-000000000000", iat: now, nbf: now, exp: now + 3600, scp: ["read"] }),
+  );
   const foreignJwt = `${head}.${payload}.${b64u(sign(null, Buffer.from(`${head}.${payload}`), privateKey))}`;
   const none = `${b64u(JSON.stringify({ alg: "none", typ: "JWT" }))}.${jwt.split(".")[1]}.`;
   return [

@@ -35,7 +35,14 @@ export function send(port: number, agent: Agent, req: WireRequest, timeoutMs: nu
   if (req.raw) return sendRaw(port, req.raw, req.method === "HEAD", timeoutMs);
   let r: ReturnType<typeof httpRequest>;
   try {
-    r = httpRequest({ host: "127.0.0.1", port, agent, method: req.method, path: req.path, headers: [["Host", `127.0.0.1:${port}`], ...req.headers, ...(req.body ? [["Content-Length", String(req.body.length)]] : [])].flat() });
+    r = httpRequest({
+      host: "127.0.0.1",
+      port,
+      agent,
+      method: req.method,
+      path: req.path,
+      headers: [["Host", `127.0.0.1:${port}`], ...req.headers, ...(req.body ? [["Content-Length", String(req.body.length)]] : [])].flat(),
+    });
   } catch {
     return sendRaw(port, serializeRequest(port, req), req.method === "HEAD", timeoutMs);
   }
@@ -105,7 +112,14 @@ export function sendRaw(port: number, bytes: Buffer, head: boolean, timeoutMs: n
     });
     const atEnd = (why: string) => {
       const parsed = parseResponse(buf, head, true);
-      finish(parsed ?? { ok: false, error: buf.length ? `unparsable answer (${why}): ${JSON.stringify(buf.toString("latin1").slice(0, 200))}` : `connection closed without an answer (${why})` });
+      finish(
+        parsed ?? {
+          ok: false,
+          error: buf.length
+            ? `unparsable answer (${why}): ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`
+            : `connection closed without an answer (${why})`,
+        },
+      );
     };
     sock.on("end", () => atEnd("end"));
     sock.on("close", () => atEnd("close"));
