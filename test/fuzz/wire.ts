@@ -33,6 +33,9 @@ export function createAgent(maxSockets: number): Agent {
 /** One request through node:http; a client-side validation error falls back to raw bytes. */
 export function send(port: number, agent: Agent, req: WireRequest, timeoutMs: number): Promise<Outcome> {
   if (req.raw) return sendRaw(port, req.raw, req.method === "HEAD", timeoutMs);
+  // a large body the server refuses early (413) can fail its write after node:http has let go of
+  // the socket's error listener (an uncaught EPIPE): raw sockets keep theirs
+  if (req.body && req.body.length > 65_536) return sendRaw(port, serializeRequest(port, req), req.method === "HEAD", timeoutMs);
   let r: ReturnType<typeof httpRequest>;
   try {
     r = httpRequest({
