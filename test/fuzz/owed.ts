@@ -58,7 +58,10 @@ export function expectations(c: FuzzCase): Expectation[] {
   const keyed = template.includes("{key_id}");
   const v = c.body.value;
   if (!(v instanceof Obj)) return out;
-  const refuse = (why: string) => out.push(keyed ? { notSuccess: true, why } : { status: [400], why });
+  // exactly 400 where the codec decides before anything else; where a key's state can answer first
+  // (keyed routes, derive's parent) or core validates after other checks (ttl, unit): no success
+  const early = !keyed && !template.endsWith(":derive");
+  const refuse = (why: string, codec = true) => out.push(early && codec ? { status: [400], why } : { notSuccess: true, why });
   if (traits(v).badUtf8) refuse("invalid UTF-8 / lone surrogate → 400");
   const holder = v.get("issued_api_key") ?? v.get("issuedApiKey") ?? v.get("imported_api_key") ?? v.get("importedApiKey");
   const res = holder instanceof Obj ? holder : v;
@@ -74,11 +77,11 @@ export function expectations(c: FuzzCase): Expectation[] {
   }
   const ttl = v.get("ttl");
   if (typeof ttl === "string" && TINY_TTLS.includes(ttl) && /issuedApiKeys$|importedApiKeys$|:derive$/.test(template))
-    out.push(template.endsWith(":derive") ? { notSuccess: true, why: "ttl below 1s → no token" } : { status: [400], why: "ttl below 1s → 400" });
+    refuse("ttl below 1s → 400", false);
   for (const key of ["rate_limit_policy", "rateLimitPolicy"]) {
     const pol = res.get(key);
     if (pol instanceof Obj && isBadUnit(pol.get("unit")) && !template.includes(":batchCreate"))
-      refuse("rate_limit_policy.unit outside visible ASCII or with quote/backslash → 400");
+      refuse("rate_limit_policy.unit outside visible ASCII or with quote/backslash → 400", false);
   }
   const deep = v.entries.some(([, x]) => x instanceof RawText && x.text.startsWith("[[[[")); // over the nesting limit: 400
   if (template.endsWith("apiKeys:verify") && out.length === 0 && !deep && !v.has("constructor") && !v.has("prototype")) {
