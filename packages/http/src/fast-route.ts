@@ -3,6 +3,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { MAX_BODY_BYTES, decodeBody, parseJsonObject } from "./body.js";
 import type { AppDeps, RequestView } from "./deps.js";
+import { clientAbortStatus } from "./client-error.js";
 import { describeError, errorPlain, requestIdFor, writeFallback, writePlain, type PlainResponse } from "./respond.js";
 
 /**
@@ -85,9 +86,10 @@ async function serve(
     out = await route.handle(parseJsonObject(decodeBody(await readBytes(req))), view);
   } catch (err) {
     if (err instanceof ClientClosed) {
-      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only)
+      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only),
+      // or the request timeout cut it and the client has its 408 already
       deps.inFlight?.dec();
-      observe(499, 0, 0);
+      observe(clientAbortStatus(req) ?? 499, 0, 0);
       return;
     }
     out = errorPlain(err, deps.logger, requestId);
