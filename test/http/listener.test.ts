@@ -176,6 +176,17 @@ describe("errors node:http answers itself: envelope, X-Request-ID, security head
     expect(old.status).toBe(200);
   });
 
+  it("a request target that is no URL path (*, a backslash in the path): 400 in the envelope", async () => {
+    for (const target of ["*", "/health\\alive", "/v2alpha1/admin\\issuedApiKeys"]) {
+      const r = await exchange(s.port, [`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
+      expectEnvelope(r, 400, "INVALID_ARGUMENT", "BAD_REQUEST");
+      expect(r.body.error.message).toMatch(/request target/);
+    }
+    const echoed = await exchange(s.port, ["OPTIONS * HTTP/1.1\r\nHost: x\r\nX-Request-ID: star-1\r\nConnection: close\r\n\r\n"]);
+    expect(echoed.status).toBe(400);
+    expect(echoed.headers["x-request-id"]).toBe("star-1");
+  });
+
   it("the server keeps serving afterwards", async () => {
     const r = await exchange(s.port, ["GET /health/alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]);
     expect(r.status).toBe(200);
