@@ -133,6 +133,18 @@ describe("errors node:http answers itself: envelope, X-Request-ID, security head
     }
   });
 
+  it("a request line node cannot parse: the raw X-Request-ID echoed; a HEAD gets the head only", async () => {
+    const r = await exchange(s.port, ["GET health/alive HTTP/1.1\r\nHost: x\r\nX-Request-ID: rawline-1\r\n\r\n"]);
+    expect(r.status).toBe(400);
+    expect(r.headers["x-request-id"]).toBe("rawline-1");
+    expect(r.body.error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT" });
+    const h = await exchange(s.port, ["HEAD health/alive HTTP/1.1\r\nHost: x\r\n\r\n"]);
+    expect(h.status).toBe(400);
+    expect(h.headers["x-request-id"]).toMatch(UUID_V4);
+    expect(Number(h.headers["content-length"])).toBeGreaterThan(0);
+    expect(h.body).toBeUndefined();
+  });
+
   it("a malformed request after a good one on the same connection: the good one answered, then the envelope", async () => {
     const r = await exchange(s.port, ["GET /health/alive HTTP/1.1\r\nHost: x\r\n\r\n", 100, "FOO / HTTP/1.1\r\n\r\n"]);
     // the first answer is the one parsed; the connection then closes after the second (the envelope)

@@ -17,6 +17,8 @@ const LINGER_MS = 1_000;
 
 const ANSWERED = new WeakSet<Duplex>();
 
+const RAW_REQUEST_ID = /\nx-request-id:[ \t]*([^\r\n]*)/i;
+
 /** The error id and message for a node:http client error code. */
 export function clientErrorFor(code: string | undefined): { id: ErrorId; message: string } {
   switch (code) {
@@ -48,7 +50,7 @@ const TIMED_OUT = new WeakSet<IncomingMessage>();
  * A 'clientError' listener's work: writes the envelope when the connection still allows a response
  * (writable, no response head sent yet), then closes it. Returns what was answered, or null.
  */
-export function writeClientError(err: Error & { code?: string }, socket: Duplex): ClientErrorAnswer | null {
+export function writeClientError(err: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): ClientErrorAnswer | null {
   // a parser in error state reports again on every further chunk: answer once
   if (ANSWERED.has(socket)) return null;
   ANSWERED.add(socket);
@@ -59,7 +61,11 @@ export function writeClientError(err: Error & { code?: string }, socket: Duplex)
   }
   const { id, message } = clientErrorFor(err.code);
   if (pending && err.code === "ERR_HTTP_REQUEST_TIMEOUT") TIMED_OUT.add(pending.req);
-  const answer = writeSocketError(socket, new TalosError(id, message), pending?.req.headers["x-request-id"]);
+  // a head that failed to parse has no parsed headers: its X-Request-ID and method are read raw
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString("latin1", 0, MAX_HEAD_BYTES) : "";
+  const given = pending ? pending.req.headers["x-request-id"] : RAW_REQUEST_ID.exec(raw)?.[1]?.trim();
+  const head = pending ? pending.req.method === "HEAD" : raw.startsWith("HEAD ");
+  const answer = writeSocketError(socket, new TalosError(id, message), given, head);
   return { ...answer, req: pending?.req };
 }
 
@@ -71,6 +77,8 @@ export function writeSocketError(
   socket: Duplex,
   err: TalosError,
   givenRequestId: string | string[] | undefined,
+  /** a HEAD request: the head only (with the body's length), as a HEAD client reads it */
+  headOnly = false,
 ): { status: number; requestId: string; bytesOut: number } {
   ANSWERED.add(socket);
   const envelope = errorBody(err);
@@ -87,9 +95,9 @@ export function writeSocketError(
   ];
   // half-close, then drop the rest: closing with unread input would send a reset, which can
   // discard the answer before the client reads it
-  socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
+  socket.end(`${head.join("\r\n")}\r\n\r\n${headOnly ? "" : body}`);
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  return { status, requestId, bytesOut: Buffer.byteLength(body) };
+  return { status, requestId, bytesOut: headOnly ? 0 : Buffer.byteLength(body) };
 }
 
 /**
