@@ -83,12 +83,21 @@ function expectEnvelope(r: Raw, code: number, status: string, reason: string) {
   expect(r.body.error.message).not.toBe("");
 }
 
+/** error-level log messages and observed requests of the shared server */
+const errorLogs: string[] = [];
+const observed: { method: string; status: number; requestId: string }[] = [];
+
 async function start(timeouts?: { headersMs: number; requestMs: number }) {
   const { config } = loadConfig({
     env: {},
     overrides: { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER },
   });
-  const server = await createServer(config, { logger: silentLogger, migrate: true });
+  const logger = { ...silentLogger, error: (_obj: object, msg?: string) => void errorLogs.push(msg ?? "") };
+  const server = await createServer(config, {
+    logger,
+    migrate: true,
+    observeRequest: ({ method, status, requestId }) => void observed.push({ method, status, requestId }),
+  });
   const api = await server.listen("all", { host: "127.0.0.1", port: 0, timeouts });
   return { server, port: api.port };
 }
@@ -124,10 +133,70 @@ describe("errors node:http answers itself: envelope, X-Request-ID, security head
     }
   });
 
+  it("a request line node cannot parse: the raw X-Request-ID echoed; a HEAD gets the head only", async () => {
+    const r = await exchange(s.port, ["GET health/alive HTTP/1.1\r\nHost: x\r\nX-Request-ID: rawline-1\r\n\r\n"]);
+    expect(r.status).toBe(400);
+    expect(r.headers["x-request-id"]).toBe("rawline-1");
+    expect(r.body.error).toMatchObject({ code: 400, status: "INVALID_ARGUMENT" });
+    const h = await exchange(s.port, ["HEAD health/alive HTTP/1.1\r\nHost: x\r\n\r\n"]);
+    expect(h.status).toBe(400);
+    expect(h.headers["x-request-id"]).toMatch(UUID_V4);
+    expect(Number(h.headers["content-length"])).toBeGreaterThan(0);
+    expect(h.body).toBeUndefined();
+  });
+
   it("a malformed request after a good one on the same connection: the good one answered, then the envelope", async () => {
     const r = await exchange(s.port, ["GET /health/alive HTTP/1.1\r\nHost: x\r\n\r\n", 100, "FOO / HTTP/1.1\r\n\r\n"]);
     // the first answer is the one parsed; the connection then closes after the second (the envelope)
     expect(r.status).toBe(200);
+  });
+
+  it("CONNECT (no proxy here): 400 in the envelope, then the connection closes", async () => {
+    const r = await exchange(s.port, ["CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n"]);
+    expectEnvelope(r, 400, "INVALID_ARGUMENT", "BAD_REQUEST");
+    expect(r.body.error.message).toMatch(/CONNECT/);
+    const echoed = await exchange(s.port, ["CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX-Request-ID: connect-1\r\n\r\n"]);
+    expect(echoed.status).toBe(400);
+    expect(echoed.headers["x-request-id"]).toBe("connect-1");
+    expect(observed).toContainEqual({ method: "CONNECT", status: 400, requestId: "connect-1" });
+  });
+
+  it("an Expect other than 100-continue: 417 in the envelope (Hono route, fast route, with a body)", async () => {
+    const r = await exchange(s.port, ["GET /health/alive HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n"]);
+    expectEnvelope(r, 417, "FAILED_PRECONDITION", "EXPECTATION_FAILED");
+    const body = JSON.stringify({ credential: "nope" });
+    const v = await exchange(s.port, [
+      `POST ${VERIFY} HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nX-Request-ID: expect-1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    ]);
+    expect(v.status).toBe(417);
+    expect(v.headers["x-request-id"]).toBe("expect-1");
+    expect(v.headers["x-frame-options"]).toBe("DENY");
+    expect(v.body.error).toMatchObject({ code: 417, status: "FAILED_PRECONDITION" });
+    expect(observed).toContainEqual({ method: "POST", status: 417, requestId: "expect-1" });
+  });
+
+  it("an HTTP/1.1 request without Host: 400 in the envelope, before any route (HTTP/1.0 needs none)", async () => {
+    const r = await exchange(s.port, ["GET /health/alive HTTP/1.1\r\n\r\n"]);
+    expectEnvelope(r, 400, "INVALID_ARGUMENT", "BAD_REQUEST");
+    expect(r.body.error.message).toMatch(/Host/);
+    const body = JSON.stringify({ credential: "nope" });
+    const v = await exchange(s.port, [`POST ${VERIFY} HTTP/1.1\r\nX-Request-ID: nohost-1\r\nContent-Length: ${body.length}\r\n\r\n${body}`]);
+    expect(v.status).toBe(400);
+    expect(v.headers["x-request-id"]).toBe("nohost-1");
+    expect(observed).toContainEqual({ method: "POST", status: 400, requestId: "nohost-1" });
+    const old = await exchange(s.port, ["GET /health/alive HTTP/1.0\r\n\r\n"]);
+    expect(old.status).toBe(200);
+  });
+
+  it("a request target that is no URL path (*, a backslash in the path): 400 in the envelope", async () => {
+    for (const target of ["*", "/health\\alive", "/v2alpha1/admin\\issuedApiKeys"]) {
+      const r = await exchange(s.port, [`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
+      expectEnvelope(r, 400, "INVALID_ARGUMENT", "BAD_REQUEST");
+      expect(r.body.error.message).toMatch(/request target/);
+    }
+    const echoed = await exchange(s.port, ["OPTIONS * HTTP/1.1\r\nHost: x\r\nX-Request-ID: star-1\r\nConnection: close\r\n\r\n"]);
+    expect(echoed.status).toBe(400);
+    expect(echoed.headers["x-request-id"]).toBe("star-1");
   });
 
   it("the server keeps serving afterwards", async () => {
@@ -160,21 +229,45 @@ describe("slow clients are cut at the configured limits", () => {
     expect(r.closedAfterMs).toBeLessThan(HEADERS_MS + SLACK_MS);
   });
 
-  it("an idle body (verify fast route): 408 at the request timeout, the client's X-Request-ID echoed", async () => {
+  it("an idle body (verify fast route): 408 at the request timeout, the client's X-Request-ID echoed, recorded as 408", async () => {
     const r = await exchange(s.port, [verifyHead(40, "X-Request-ID: idle-body-1\r\n"), '{"credential":']);
     expect(r.status).toBe(408);
     expect(r.headers["x-request-id"]).toBe("idle-body-1");
     expect(r.body.error).toMatchObject({ code: 408, status: "DEADLINE_EXCEEDED" });
     expect(r.closedAfterMs).toBeGreaterThanOrEqual(REQUEST_MS - 50);
     expect(r.closedAfterMs).toBeLessThan(REQUEST_MS + SLACK_MS);
+    await expect.poll(() => observed.find((o) => o.requestId === "idle-body-1")?.status, { timeout: 5_000 }).toBe(408);
   });
 
-  it("a slow body (Hono route, a byte every 200 ms): 408 at the request timeout", async () => {
+  it("a slow body (Hono route, a byte every 200 ms): 408 at the request timeout, recorded as 408, no error logged", async () => {
     const body = JSON.stringify({ name: "slow", actor_id: "slow" });
-    const head = `POST /v2alpha1/admin/issuedApiKeys HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const head = `POST /v2alpha1/admin/issuedApiKeys HTTP/1.1\r\nHost: x\r\nX-Request-ID: slow-body-1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const before = errorLogs.length;
     const r = await exchange(s.port, [head, ...[...body].flatMap((c) => [c, 200])]);
-    expectEnvelope(r, 408, "DEADLINE_EXCEEDED", "REQUEST_TIMEOUT");
+    expect(r.status).toBe(408);
+    expect(r.headers["x-request-id"]).toBe("slow-body-1");
+    expect(r.body.error).toMatchObject({ code: 408, status: "DEADLINE_EXCEEDED" });
     expect(r.closedAfterMs).toBeLessThan(REQUEST_MS + SLACK_MS);
+    await expect.poll(() => observed.find((o) => o.requestId === "slow-body-1")?.status, { timeout: 5_000 }).toBe(408);
+    expect(errorLogs.slice(before)).toEqual([]);
+  });
+
+  it("a client that leaves mid-body: recorded as 499 (client closed), no error logged (Hono and fast route)", async () => {
+    const before = errorLogs.length;
+    const targets = [
+      ["/v2alpha1/admin/issuedApiKeys", "leave-hono-1"],
+      [VERIFY, "leave-fast-1"],
+    ];
+    for (const [path, id] of targets) {
+      const socket = connect(s.port, "127.0.0.1");
+      socket.on("error", () => {});
+      await new Promise((r) => socket.once("connect", r));
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nX-Request-ID: ${id}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`);
+      await sleep(200);
+      socket.destroy();
+      await expect.poll(() => observed.find((o) => o.requestId === id)?.status, { timeout: 5_000 }).toBe(499);
+    }
+    expect(errorLogs.slice(before)).toEqual([]);
   });
 
   it("a request that arrives in time is served, and the connection is reusable", async () => {

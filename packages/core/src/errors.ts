@@ -21,6 +21,7 @@ export type ErrorId =
   | "failed_precondition"
   | "request_too_large"
   | "request_timeout"
+  | "expectation_failed"
   | "request_header_fields_too_large"
   | "api_key_quota_exceeded"
   | "too_many_requests"

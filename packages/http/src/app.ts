@@ -1,8 +1,10 @@
+import type { IncomingMessage } from "node:http";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { TalosError } from "@talos/core";
 import { MAX_BODY_BYTES } from "./body.js";
+import { clientAbortStatus } from "./client-error.js";
 import type { AppDeps } from "./deps.js";
 import { createPathRedactor } from "./log-path.js";
 import { completeResponse, errorResponse, requestIdFor, toTalosError } from "./respond.js";
@@ -22,9 +24,9 @@ export function hasDotSegment(target: string): boolean {
   return DOT_SEGMENT.test(q === -1 ? target : target.slice(0, q));
 }
 
-/** The request target as it arrived on the socket (@hono/node-server passes the IncomingMessage as env). */
-function rawTarget(env: unknown): string | undefined {
-  return (env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+/** The IncomingMessage @hono/node-server passes as env (undefined under app.request in tests). */
+function incomingOf(env: unknown): IncomingMessage | undefined {
+  return (env as { incoming?: IncomingMessage } | undefined)?.incoming;
 }
 
 /** The Hono plumbing both apps share: request id, security headers, body limit, errors, routing. */
@@ -71,7 +73,7 @@ export function createApp(deps: ShellDeps, routes: RouteDef[]): Hono<AppEnv> {
   // The URL Hono sees has its dot segments resolved (also %2e%2e): a path is matched as sent, so
   // `/v2alpha1/apiKeys:selfRevoke/%2e%2e/admin/issuedApiKeys` must not reach the admin route.
   app.use((c, next) => {
-    const target = rawTarget(c.env);
+    const target = incomingOf(c.env)?.url;
     if (target === undefined || !hasDotSegment(target)) return next();
     return Promise.resolve(errorResponse(new TalosError("bad_request", DOT_SEGMENT_MESSAGE)));
   });
@@ -89,7 +91,14 @@ export function createApp(deps: ShellDeps, routes: RouteDef[]): Hono<AppEnv> {
     }
     return streamingLimit(c, next);
   });
-  app.onError((err, c) => errorResponse(toTalosError(err, deps.logger, c.get("requestId"))));
+  app.onError((err, c) => {
+    // a body read cut by the request timeout or by the client leaving is no server error: the
+    // request is recorded as 408 (the client got that envelope already) or 499, with no answer
+    const incoming = incomingOf(c.env);
+    const aborted = incoming && clientAbortStatus(incoming);
+    if (aborted) return new Response(null, { status: aborted });
+    return errorResponse(toTalosError(err, deps.logger, c.get("requestId")));
+  });
   const dispatch = createDispatcher(routes);
   app.all("*", (c) => dispatch(c));
   return app;

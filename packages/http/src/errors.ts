@@ -23,6 +23,7 @@ export const ERROR_STATUS: Record<ErrorId, readonly [number, string]> = {
   failed_precondition: [409, "FAILED_PRECONDITION"],
   request_too_large: [413, "RESOURCE_EXHAUSTED"],
   request_timeout: [408, "DEADLINE_EXCEEDED"],
+  expectation_failed: [417, "FAILED_PRECONDITION"],
   request_header_fields_too_large: [431, "RESOURCE_EXHAUSTED"],
   api_key_quota_exceeded: [429, "RESOURCE_EXHAUSTED"],
   too_many_requests: [429, "RESOURCE_EXHAUSTED"],

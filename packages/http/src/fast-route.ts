@@ -1,9 +1,12 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
-import { getRequestListener } from "@hono/node-server";
+import { RequestError, getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { MAX_BODY_BYTES, decodeBody, parseJsonObject } from "./body.js";
 import type { AppDeps, RequestView } from "./deps.js";
-import { describeError, errorPlain, requestIdFor, writeFallback, writePlain, type PlainResponse } from "./respond.js";
+import { clientAbortStatus } from "./client-error.js";
+import { TalosError } from "@talos/core";
+import { silentLogger, type Logger } from "./logger.js";
+import { describeError, errorPlain, jsonResponse, requestIdFor, writeFallback, writePlain, type PlainResponse } from "./respond.js";
 
 /**
  * A POST route served straight from node:http, ahead of Hono: verification is every customer
@@ -26,7 +29,7 @@ export function createRequestListener(
   opts: { hostname?: string; fast?: { routes: FastRoute[]; deps: AppDeps } } = {},
 ): RequestListener {
   // hostname: the URL host of requests that arrive without a Host header, as @hono/node-server's serve() sets it
-  const viaHono = getRequestListener(app.fetch, { hostname: opts.hostname });
+  const viaHono = honoListener(app, opts.hostname, opts.fast?.deps.logger ?? silentLogger);
   if (!opts.fast || opts.fast.routes.length === 0 || opts.fast.deps.http.cors.enabled) return viaHono;
   const { deps } = opts.fast;
   const byPath = new Map(opts.fast.routes.map((r) => [r.path, r]));
@@ -43,6 +46,33 @@ export function createRequestListener(
       deps.logger.error({ err: describeError(err), request_id: requestId }, "fast route failed");
       writeFallback(res, requestId);
     });
+  };
+}
+
+/**
+ * @hono/node-server's listener, except that a request target it cannot turn into a URL (`*`, no
+ * leading `/`, a backslash in the path, a bad Host) gets the envelope, not its bare 400.
+ */
+function honoListener(app: Hono<any>, hostname: string | undefined, logger: Logger): RequestListener {
+  // errorHandler gets no request: it runs synchronously inside the listener call, so this is it
+  let current: IncomingMessage | undefined;
+  const listener = getRequestListener(app.fetch, {
+    hostname,
+    errorHandler: (err) => {
+      const given = current?.headers["x-request-id"];
+      const requestId = requestIdFor(typeof given === "string" ? given : undefined);
+      const refused = err instanceof RequestError ? new TalosError("bad_request", `invalid request target: ${err.message}`) : err;
+      const out = errorPlain(refused, logger, requestId);
+      return jsonResponse({ get: () => requestId }, out.status, out.body, { connection: "close" });
+    },
+  });
+  return (req, res) => {
+    current = req;
+    try {
+      return listener(req, res);
+    } finally {
+      current = undefined;
+    }
   };
 }
 
@@ -85,9 +115,10 @@ async function serve(
     out = await route.handle(parseJsonObject(decodeBody(await readBytes(req))), view);
   } catch (err) {
     if (err instanceof ClientClosed) {
-      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only)
+      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only),
+      // or the request timeout cut it and the client has its 408 already
       deps.inFlight?.dec();
-      observe(499, 0, 0);
+      observe(clientAbortStatus(req) ?? 499, 0, 0);
       return;
     }
     out = errorPlain(err, deps.logger, requestId);

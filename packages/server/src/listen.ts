@@ -1,6 +1,8 @@
-import { Server, type RequestListener, type ServerResponse } from "node:http";
+import { Server, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { writeClientError, type RequestObserver } from "@talos/http";
+import type { Duplex } from "node:stream";
+import { TalosError } from "@talos/core";
+import { writeClientError, writeEarlyError, writeSocketError, type RequestObserver } from "@talos/http";
 
 /** docs/server.md#processes-surfaces-and-ports limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
 export interface Timeouts {
@@ -49,6 +51,8 @@ class DrainingServer extends Server {
       requestTimeout: timeouts.requestMs,
       keepAliveTimeout: timeouts.keepAliveMs,
       connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      // answered in the envelope by listen() instead of node's bare 400
+      requireHostHeader: false,
     });
     this.on("request", (req, res) => {
       // during the drain every answer closes its connection, so no client sends another request on it
@@ -86,25 +90,39 @@ class DrainingServer extends Server {
   }
 }
 
+const NO_HOST = "an HTTP/1.1 request must carry a Host header";
+const CONNECT = "the CONNECT method is not supported (this server is not a proxy)";
+
 export async function listen(listener: RequestListener, host: string, port: number, opts: ListenOptions = {}): Promise<Listening> {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-  const server = new DrainingServer(timeouts, listener);
+  const observe = (method: string, started: number, answer: { status: number; requestId: string; bytesOut: number }) => {
+    const route = "unmatched";
+    const { status, requestId, bytesOut } = answer;
+    opts.observeRequest?.({ method, route, path: route, status, durationMs: performance.now() - started, requestId, bytesIn: 0, bytesOut });
+  };
+  const http11 = (req: IncomingMessage) => req.httpVersionMajor === 1 && req.httpVersionMinor === 1;
+  const server = new DrainingServer(timeouts, (req, res) => {
+    // node's requireHostHeader check (RFC 9112 §3.2), answered in the envelope before any routing
+    if (req.headers.host === undefined && http11(req)) {
+      observe(req.method ?? "UNKNOWN", performance.now(), writeEarlyError(req, res, new TalosError("bad_request", NO_HOST)));
+      return;
+    }
+    listener(req, res);
+  });
   server.on("clientError", (err: Error & { code?: string }, socket) => {
     const started = performance.now();
     const answer = writeClientError(err, socket);
     // a request whose handler runs (a timed-out body) is reported by that handler
-    if (!answer || answer.req) return;
-    const route = "unmatched";
-    opts.observeRequest?.({
-      method: "UNKNOWN",
-      route,
-      path: route,
-      status: answer.status,
-      durationMs: performance.now() - started,
-      requestId: answer.requestId,
-      bytesIn: 0,
-      bytesOut: answer.bytesOut,
-    });
+    if (answer && !answer.req) observe("UNKNOWN", started, answer);
+  });
+  // an Expect other than 100-continue: node's own answer is a bare 417
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    const err = new TalosError("expectation_failed", `unsupported Expect header (only "100-continue" is)`);
+    observe(req.method ?? "UNKNOWN", performance.now(), writeEarlyError(req, res, err));
+  });
+  // with no 'connect' listener node closes the connection without an answer
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    observe("CONNECT", performance.now(), writeSocketError(socket, new TalosError("bad_request", CONNECT), req.headers["x-request-id"]));
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
