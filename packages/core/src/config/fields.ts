@@ -1,7 +1,7 @@
 /** Leaf builders of the configuration schema (schema.ts): typed, bounded, secret-safe messages. */
 import { z } from "zod";
 import { formatDurationMs, parseDuration } from "../duration.js";
-import type { ClientIpSource, Config, RetiredValue } from "./types.js";
+import type { ClientIpSource, RetiredValue } from "./types.js";
 
 /** How a leaf value is written in text form (environment variables, CLI flags). */
 export type ConfigValueKind = "string" | "duration" | "enum" | "int" | "bool" | "string[]" | "retired[]";
