@@ -1,5 +1,9 @@
-
-import { readFileSync, } from "node:fs";
+/**
+ * Configuration loader (docs/configuration.md): overrides → TALOS_* environment → file → defaults.
+ * Pure apart from reading the file and, in dev mode, the persisted development secret: the caller
+ * passes the environment in, so `process.env` is read by the CLI only.
+ */
+import { readFileSync } from "node:fs";
 import { parse, YAMLError } from "yaml";
 import type { z } from "zod";
 import { devHmacSecret, errorCode } from "./dev-secret.js";
