@@ -6,7 +6,7 @@
 import { createServer } from "node:net";
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2E_TIMEOUT_MS, REPO_ROOT, fetchJson, runTalos, startTalos, stopAllTalos, tempDir, type TalosProcess } from "../support/process.js";
 
 afterAll(stopAllTalos);
@@ -22,25 +22,35 @@ async function freePort(): Promise<number> {
 
 const rootVersion = (): string => (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version;
 
+/** Starts `serve --dev` in `dir`; `port` pins the HTTP port (the default otherwise picks its own). */
+async function startDev(dir: string, label: string, port?: number): Promise<TalosProcess> {
+  const t0 = performance.now();
+  const p = await startTalos({ args: ["serve", "--dev"], cwd: dir, env: port === undefined ? {} : { TALOS_SERVE_HTTP_PORT: String(port) } });
+  console.info(`[e2e figures] serve --dev ${label}: ready in ${Math.round(performance.now() - t0)} ms`);
+  return p;
+}
+
+const jwksKidsOf = async (p: TalosProcess): Promise<string[]> =>
+  ((await fetchJson(`${p.apiUrl}/v2alpha1/derivedKeys/jwks.json`)).body.keys as { kid: string }[]).map((k) => k.kid);
+
+// One shared server for the read-only checks; tests that stop or restart a server own theirs (own directory).
 describe("talos serve --dev (embedded database, all-in-one)", { timeout: E2E_TIMEOUT_MS }, () => {
   const dir = tempDir("talos-e2e-dev-");
   const secretFile = join(dir, ".talos", "hmac-secret");
   let first: TalosProcess;
-  let secret: string;
-  let keyId: string;
-  let hmacSecret: string;
-  let jwksKids: string[];
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    first = await startDev(dir, "on a fresh embedded database", port);
+  }, E2E_TIMEOUT_MS);
 
   it("starts with generated, persisted secrets, warns loudly and serves on the configured port", async () => {
-    const port = await freePort();
-    const t0 = performance.now();
-    first = await startTalos({ args: ["serve", "--dev"], cwd: dir, env: { TALOS_SERVE_HTTP_PORT: String(port) } });
-    console.info(`[e2e figures] serve --dev on a fresh embedded database: ready in ${Math.round(performance.now() - t0)} ms`);
     expect(first.apiPort).toBe(port);
 
     expect(existsSync(secretFile)).toBe(true);
     expect(statSync(secretFile).mode & 0o777).toBe(0o600);
-    hmacSecret = readFileSync(secretFile, "utf8").trim();
+    const hmacSecret = readFileSync(secretFile, "utf8").trim();
     expect(hmacSecret.length).toBeGreaterThanOrEqual(32);
     expect(existsSync(join(dir, ".talos", "db"))).toBe(true);
 
@@ -57,8 +67,7 @@ describe("talos serve --dev (embedded database, all-in-one)", { timeout: E2E_TIM
     // dev mode also generates a JWT signing key (docs/cli.md#server-commands): the JWKS serves it
     const jwks = await fetchJson(`${first.apiUrl}/v2alpha1/derivedKeys/jwks.json`);
     expect(jwks.status).toBe(200);
-    jwksKids = (jwks.body.keys as { kid: string }[]).map((k) => k.kid);
-    expect(jwksKids.length).toBeGreaterThan(0);
+    expect((jwks.body.keys as { kid: string }[]).length).toBeGreaterThan(0);
   });
 
   it("issues and verifies a key", async () => {
@@ -66,8 +75,8 @@ describe("talos serve --dev (embedded database, all-in-one)", { timeout: E2E_TIM
       body: { name: "dev", actor_id: "e2e-dev", scopes: ["read"] },
     });
     expect(issued.status).toBe(201);
-    secret = issued.body.secret;
-    keyId = issued.body.issued_api_key.key_id;
+    const secret = issued.body.secret;
+    const keyId = issued.body.issued_api_key.key_id;
     expect(secret).toMatch(/^ory_ak_v1_/);
     const v = await fetchJson(`${first.apiUrl}/v2alpha1/admin/apiKeys:verify`, { body: { credential: secret } });
     expect(v.body).toMatchObject({ is_valid: true, key_id: keyId, actor_id: "e2e-dev", issuer: "http://localhost:4420" });
@@ -83,15 +92,28 @@ describe("talos serve --dev (embedded database, all-in-one)", { timeout: E2E_TIM
   });
 
   it("stops on SIGTERM with exit code 0", async () => {
-    expect(await first.stop("SIGTERM")).toBe(0);
-    expect(first.logs().some((r) => r.msg === "stopped")).toBe(true);
+    const own = await startDev(tempDir("talos-e2e-dev-stop-"), "to stop");
+    expect(await own.stop("SIGTERM")).toBe(0);
+    expect(own.logs().some((r) => r.msg === "stopped")).toBe(true);
   });
 
   it("after a restart in the same directory, the key issued before still verifies with the reused secrets", async () => {
-    const t0 = performance.now();
-    const second = await startTalos({ args: ["serve", "--dev"], cwd: dir });
-    console.info(`[e2e figures] serve --dev restart on an existing embedded database: ready in ${Math.round(performance.now() - t0)} ms`);
-    expect(readFileSync(secretFile, "utf8").trim()).toBe(hmacSecret);
+    const own = tempDir("talos-e2e-dev-restart-");
+    const ownSecretFile = join(own, ".talos", "hmac-secret");
+    const before = await startDev(own, "before a restart");
+    const hmacSecret = readFileSync(ownSecretFile, "utf8").trim();
+    const jwksKids = await jwksKidsOf(before);
+    expect(jwksKids.length).toBeGreaterThan(0);
+    const issued = await fetchJson(`${before.apiUrl}/v2alpha1/admin/issuedApiKeys`, {
+      body: { name: "dev", actor_id: "e2e-dev-restart", scopes: ["read"] },
+    });
+    expect(issued.status).toBe(201);
+    const secret = issued.body.secret;
+    const keyId = issued.body.issued_api_key.key_id;
+    expect(await before.stop("SIGTERM")).toBe(0);
+
+    const second = await startDev(own, "restart on an existing embedded database");
+    expect(readFileSync(ownSecretFile, "utf8").trim()).toBe(hmacSecret);
     const reused = await second.waitForLine((l) => /development secret stored in/.test(l), 5_000);
     expect(reused).not.toContain(hmacSecret);
     expect(second.stdout.join("\n")).not.toMatch(/generated a development HMAC secret/);
@@ -99,10 +121,9 @@ describe("talos serve --dev (embedded database, all-in-one)", { timeout: E2E_TIM
     const v = await fetchJson(`${second.apiUrl}/v2alpha1/admin/apiKeys:verify`, { body: { credential: secret } });
     expect(v.body).toMatchObject({ is_valid: true, key_id: keyId, status: "KEY_STATUS_ACTIVE" });
     const got = await fetchJson(`${second.apiUrl}/v2alpha1/admin/issuedApiKeys/${keyId}`);
-    expect(got.body).toMatchObject({ key_id: keyId, name: "dev", actor_id: "e2e-dev" });
+    expect(got.body).toMatchObject({ key_id: keyId, name: "dev", actor_id: "e2e-dev-restart" });
     // the persisted JWT signing key was reused too
-    const jwks = await fetchJson(`${second.apiUrl}/v2alpha1/derivedKeys/jwks.json`);
-    expect((jwks.body.keys as { kid: string }[]).map((k) => k.kid)).toEqual(jwksKids);
+    expect(await jwksKidsOf(second)).toEqual(jwksKids);
     expect(await second.stop()).toBe(0);
   });
 });

@@ -79,60 +79,74 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
   let admin: TalosProcess;
   let pub: TalosProcess;
 
+  // A shared migrated database with admin and public running; tests that need an un-migrated
+  // database or that stop a server own theirs.
   beforeAll(async () => {
     db = await freshDatabase("talos_e2e_split");
-  });
-  afterAll(async () => {
-    await stopAllTalos();
-    await db?.drop();
-  });
-
-  it("serve admin refuses an un-migrated schema", async () => {
-    const r = await runTalos(["serve", "admin"], { ...serverEnv(db.dsn), TALOS_SERVE_HTTP_PORT: "0", TALOS_SERVE_METRICS_PORT: "0" });
-    expect(r.code).not.toBe(0);
-    expect(r.code).not.toBeNull();
-    expect(r.stderr).toContain(SCHEMA_BEHIND);
-    expect(r.stdout).not.toContain("TALOS_PORTS");
-  });
-
-  it("migrate status lists pending migrations, migrate up applies them, status shows them applied", async () => {
-    const [before, up] = await Promise.all([
-      runTalos(["migrate", "status"], { TALOS_DB_DSN: db.dsn }),
-      runTalos(["migrate", "up"]), // no DSN anywhere
-    ]);
-    expect(up.code).toBe(1);
-    expect(up.stderr).toMatch(/no database/);
-    expect(before.code, before.stderr).toBe(0);
-    const beforeLines = before.stdout.trim().split("\n");
-    expect(beforeLines.length).toBeGreaterThan(0);
-    for (const line of beforeLines) expect(line).toMatch(/\bpending$/);
-
-    const applied = await runTalos(["migrate", "up", "--database", db.dsn]);
-    expect(applied.code, applied.stderr).toBe(0);
-    expect(applied.stdout).toMatch(new RegExp(`applied ${beforeLines.length} migration`));
-
-    const [after, again] = await Promise.all([
-      runTalos(["migrate", "status"], { TALOS_DB_DSN: db.dsn }),
-      runTalos(["migrate", "up"], { TALOS_DB_DSN: db.dsn }), // idempotent
-    ]);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain("up to date");
-    expect(after.code, after.stderr).toBe(0);
-    const afterLines = after.stdout.trim().split("\n");
-    expect(afterLines).toHaveLength(beforeLines.length);
-    for (const line of afterLines) {
-      expect(line).not.toMatch(/pending/);
-      expect(line).toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
-    }
-  });
-
-  it("starts admin and public as separate processes on the same database", async () => {
+    const migrated = await runTalos(["migrate", "up", "--database", db.dsn]);
+    if (migrated.code !== 0) throw new Error(`migrate up failed: ${migrated.stderr}`);
     const t0 = performance.now();
     [admin, pub] = await Promise.all([
       startTalos({ args: ["serve", "admin"], env: serverEnv(db.dsn) }),
       startTalos({ args: ["serve", "public"], env: serverEnv(db.dsn) }),
     ]);
     console.info(`[e2e figures] admin + public (PostgreSQL) started in parallel in ${Math.round(performance.now() - t0)} ms`);
+  }, E2E_TIMEOUT_MS);
+  afterAll(async () => {
+    await stopAllTalos();
+    await db?.drop();
+  });
+
+  it("serve admin refuses an un-migrated schema", async () => {
+    const own = await freshDatabase("talos_e2e_split_unmig");
+    try {
+      const r = await runTalos(["serve", "admin"], { ...serverEnv(own.dsn), TALOS_SERVE_HTTP_PORT: "0", TALOS_SERVE_METRICS_PORT: "0" });
+      expect(r.code).not.toBe(0);
+      expect(r.code).not.toBeNull();
+      expect(r.stderr).toContain(SCHEMA_BEHIND);
+      expect(r.stdout).not.toContain("TALOS_PORTS");
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it("migrate status lists pending migrations, migrate up applies them, status shows them applied", async () => {
+    const own = await freshDatabase("talos_e2e_split_status");
+    try {
+      const [before, up] = await Promise.all([
+        runTalos(["migrate", "status"], { TALOS_DB_DSN: own.dsn }),
+        runTalos(["migrate", "up"]), // no DSN anywhere
+      ]);
+      expect(up.code).toBe(1);
+      expect(up.stderr).toMatch(/no database/);
+      expect(before.code, before.stderr).toBe(0);
+      const beforeLines = before.stdout.trim().split("\n");
+      expect(beforeLines.length).toBeGreaterThan(0);
+      for (const line of beforeLines) expect(line).toMatch(/\bpending$/);
+
+      const applied = await runTalos(["migrate", "up", "--database", own.dsn]);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toMatch(new RegExp(`applied ${beforeLines.length} migration`));
+
+      const [after, again] = await Promise.all([
+        runTalos(["migrate", "status"], { TALOS_DB_DSN: own.dsn }),
+        runTalos(["migrate", "up"], { TALOS_DB_DSN: own.dsn }), // idempotent
+      ]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain("up to date");
+      expect(after.code, after.stderr).toBe(0);
+      const afterLines = after.stdout.trim().split("\n");
+      expect(afterLines).toHaveLength(beforeLines.length);
+      for (const line of afterLines) {
+        expect(line).not.toMatch(/pending/);
+        expect(line).toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+      }
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it("starts admin and public as separate processes on the same database", async () => {
     expect(admin.apiPort).not.toBe(pub.apiPort);
     for (const p of [admin, pub]) {
       for (const base of [p.apiUrl, p.metricsUrl!]) {
@@ -236,11 +250,12 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
   });
 
   it("SIGTERM: admin drains an in-flight keep-alive request, reports not-ready, refuses new connections, exits 0", async () => {
-    const out = await postAcrossSigterm(admin, "/v2alpha1/admin/issuedApiKeys", JSON.stringify({ name: "in-flight", actor_id: "e2e-split-drain" }), {
+    const ownAdmin = await startTalos({ args: ["serve", "admin"], env: serverEnv(db.dsn) });
+    const out = await postAcrossSigterm(ownAdmin, "/v2alpha1/admin/issuedApiKeys", JSON.stringify({ name: "in-flight", actor_id: "e2e-split-drain" }), {
       keepAlive: true,
       whileDraining: async () => {
         // a new connection (fetch could reuse a pooled one, which the drain still answers for a moment)
-        const fresh = new Promise((resolve, reject) => http.get(`${admin.apiUrl}/health/alive`, { agent: false }, resolve).once("error", reject));
+        const fresh = new Promise((resolve, reject) => http.get(`${ownAdmin.apiUrl}/health/alive`, { agent: false }, resolve).once("error", reject));
         await expect(fresh, "the API listener no longer accepts connections").rejects.toThrow();
       },
     });
@@ -250,11 +265,12 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
     console.info(`[e2e figures] admin SIGTERM -> exit 0, with one in-flight keep-alive request: ${out.exitAfterMs} ms`);
     // the idle keep-alive connection left behind must not hold the drain open for its 30 s limit
     expect(out.exitAfterMs).toBeLessThan(15_000);
-    expect(admin.stdout.join("\n")).toContain("shutting down");
+    expect(ownAdmin.stdout.join("\n")).toContain("shutting down");
   });
 
   it("SIGTERM: public drains an in-flight self-revoke and exits 0", async () => {
-    const out = await postAcrossSigterm(pub, "/v2alpha1/apiKeys:selfRevoke", JSON.stringify({ credential: "not-a-known-key-0000" }), {
+    const ownPub = await startTalos({ args: ["serve", "public"], env: serverEnv(db.dsn) });
+    const out = await postAcrossSigterm(ownPub, "/v2alpha1/apiKeys:selfRevoke", JSON.stringify({ credential: "not-a-known-key-0000" }), {
       keepAlive: false,
     });
     expect(out.status).toBe(404);
@@ -265,9 +281,10 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
 
   it("serve --migrate starts on an un-migrated database", async () => {
     const db2 = await freshDatabase("talos_e2e_split_mig");
+    let p: TalosProcess | undefined;
     try {
       // (a fresh database has every migration pending, as the status test above shows)
-      const p = await startTalos({ args: ["serve", "admin", "--migrate"], env: serverEnv(db2.dsn) });
+      p = await startTalos({ args: ["serve", "admin", "--migrate"], env: serverEnv(db2.dsn) });
       // ready implies "schema current" (docs/server.md#health-version-metrics-and-logs)
       expect((await fetchJson(`${p.apiUrl}/health/ready`)).status).toBe(200);
       const issued = await fetchJson(`${p.apiUrl}/v2alpha1/admin/issuedApiKeys`, { body: { actor_id: "e2e-migrate-flag" } });
@@ -275,7 +292,7 @@ describe.skipIf(!TEST_DSN)("split admin + public processes on PostgreSQL", { tim
       expect(await p.stop()).toBe(0);
       expect(p.logs().some((r) => r.msg === "migrations applied")).toBe(true);
     } finally {
-      await stopAllTalos();
+      if (p && !p.hasExited()) await p.stop();
       await db2.drop();
     }
   });

@@ -95,16 +95,19 @@ describe.skipIf(!RUN)("serve.workers: several processes share the API port", { t
   });
 
   /** A verify over its own TCP connection, so node:cluster picks the next worker for it. */
-  const verifyFresh = (credential: string): Promise<JsonResponse> =>
-    fetchJson(`${talos.apiUrl}${VERIFY_PATH}`, { body: { credential }, headers: { connection: "close" } });
-  const verifySequential = async (credential: string, n: number): Promise<JsonResponse[]> => {
+  const verifyFresh = (credential: string, s: TalosProcess = talos): Promise<JsonResponse> =>
+    fetchJson(`${s.apiUrl}${VERIFY_PATH}`, { body: { credential }, headers: { connection: "close" } });
+  const verifySequential = async (credential: string, n: number, s: TalosProcess = talos): Promise<JsonResponse[]> => {
     const out: JsonResponse[] = [];
-    for (let i = 0; i < n; i++) out.push(await verifyFresh(credential));
+    for (let i = 0; i < n; i++) out.push(await verifyFresh(credential, s));
     return out;
   };
+  /** A cluster of its own, for a test that kills or stops processes (the shared one stays untouched). */
+  const startOwn = async (ownMark: string): Promise<TalosProcess> =>
+    startTalos({ args: ["serve", "admin", "--migrate"], env: env({ [MARK]: ownMark }), startTimeoutMs: 100_000 });
   const metrics = async () => (await fetchJson(`${talos.metricsUrl}/metrics`)).text;
   const cacheMisses = async () => metricValue(await metrics(), "talos_verification_cache_total", { result: "miss" });
-  const ready = () => fetchJson(`${talos.metricsUrl}/health/ready`);
+  const ready = (s: TalosProcess = talos) => fetchJson(`${s.metricsUrl}/health/ready`);
   /** docs/verification.md#verification-error-codes: a revoked key shows in error_code only (status is never KEY_STATUS_REVOKED in a verify) */
   const isRevoked = (r: JsonResponse) => r.body?.is_valid === false && r.body.error_code === "VERIFICATION_ERROR_REVOKED";
 
@@ -177,31 +180,34 @@ describe.skipIf(!RUN)("serve.workers: several processes share the API port", { t
   });
 
   it("a killed worker is replaced; the API and readiness recover", async () => {
-    const [victim, survivor] = workersOf(talos.pid) as [number, number];
+    const own = await startOwn(randomUUID());
+    const [victim, survivor] = workersOf(own.pid) as [number, number];
     process.kill(victim, "SIGKILL");
     let now: number[] = [];
-    const ms = await pollUntil(async () => (now = workersOf(talos.pid)).length === 2 && !now.includes(victim), 30_000, 100);
+    const ms = await pollUntil(async () => (now = workersOf(own.pid)).length === 2 && !now.includes(victim), 30_000, 100);
     expect(ms, `children now ${JSON.stringify(now)}`).not.toBeNull();
     expect(now).toContain(survivor);
     // readiness asks every live worker: 200 once the replacement is up
-    expect(await pollUntil(async () => (await ready()).status === 200, 30_000, 200), "ready again").not.toBeNull();
-    expect((await ready()).body).toEqual({ status: "ok" });
-    const k = await issueAt(talos.apiUrl);
-    const results = await verifySequential(k.secret, 6);
+    expect(await pollUntil(async () => (await ready(own)).status === 200, 30_000, 200), "ready again").not.toBeNull();
+    expect((await ready(own)).body).toEqual({ status: "ok" });
+    const k = await issueAt(own.apiUrl);
+    const results = await verifySequential(k.secret, 6, own);
     expect(results.filter((r) => r.body.is_valid === true)).toHaveLength(6);
     expect(results.filter((r) => r.headers.get("ory-talos-cache") === "MISS"), "the replacement serves too").toHaveLength(2);
-    expect(JSON.parse(await talos.waitForLine(/a worker exited unexpectedly/, 5_000))).toMatchObject({ signal: "SIGKILL" });
-    expect(talos.hasExited()).toBe(false);
-  });
+    expect(JSON.parse(await own.waitForLine(/a worker exited unexpectedly/, 5_000))).toMatchObject({ signal: "SIGKILL" });
+    expect(own.hasExited()).toBe(false);
+  }, 180_000);
 
   it("SIGTERM to the primary drains the workers and exits 0", async () => {
-    const workers = workersOf(talos.pid);
+    const ownMark = randomUUID();
+    const own = await startOwn(ownMark);
+    const workers = workersOf(own.pid);
     expect(workers).toHaveLength(2);
-    expect(await talos.stop("SIGTERM")).toBe(0);
+    expect(await own.stop("SIGTERM")).toBe(0);
     // the primary waits for its workers' exit before it exits itself
     expect(workers.filter(isRunning), "workers still running").toEqual([]);
-    expect(processesMarked(mark)).toEqual([]);
-  });
+    expect(processesMarked(ownMark)).toEqual([]);
+  }, 180_000);
 
   it("SIGTERM while the workers are still starting: exit 0, no worker left", async () => {
     const earlyMark = randomUUID();
