@@ -1,12 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/harness.js";
 import { TEST_DSN, freshDatabase, warnSkip } from "../support/postgres.js";
+import { pgBinDir, privatePostgres } from "../support/faults.js";
 import { ISSUED, VERIFY, expectEnvelope, issue, verify } from "../support/http-expect.js";
 
 /**
@@ -24,61 +20,10 @@ interface Outage {
   cleanup(): Promise<void>;
 }
 
-function pgBinDir(): string | null {
-  const root = "/usr/lib/postgresql";
-  if (!existsSync(root)) return null;
-  for (const v of readdirSync(root).sort().reverse()) {
-    const bin = path.join(root, v, "bin");
-    if (existsSync(path.join(bin, "initdb")) && existsSync(path.join(bin, "pg_ctl"))) return bin;
-  }
-  return null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
+/** A private cluster (test/support/faults.ts) stopped and started on its own port. */
 async function throwawayCluster(bin: string): Promise<Outage> {
-  const dir = mkdtempSync(path.join(tmpdir(), "talos-pg-outage-"));
-  const data = path.join(dir, "data");
-  const port = await freePort();
-  // initdb refuses to run as root: run the server binaries as the postgres user then
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
-    chownSync(dir, uid, gid);
-  }
-  const run = (file: string, args: string[]) =>
-    asRoot
-      ? execFileSync("runuser", ["-u", "postgres", "--", path.join(bin, file), ...args], { stdio: "pipe" })
-      : execFileSync(path.join(bin, file), args, { stdio: "pipe" });
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40`;
-  run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
-  const start = async () => void run("pg_ctl", ["-D", data, "-o", opts, "-l", path.join(dir, "log"), "-w", "-t", "30", "start"]);
-  const stop = async () => void run("pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "30", "stop"]);
-  await start();
-  return {
-    how: `throwaway cluster on port ${port}`,
-    dsn: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    down: stop,
-    up: start,
-    async cleanup() {
-      try {
-        await stop();
-      } catch {
-        // already stopped
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const pg = await privatePostgres(bin);
+  return { how: `throwaway cluster on port ${pg.port}`, dsn: pg.dsn, down: pg.stop, up: pg.start, cleanup: pg.cleanup };
 }
 
 async function isolatedDatabase(): Promise<Outage> {
