@@ -21,6 +21,15 @@ export interface ServiceHooks {
   event(e: AuditEvent): void;
 }
 
+/** Where a change came from: recorded with audit records and lifecycle events. */
+export type ChangeSource = "admin_api" | "self_revoke" | "secret_scanning" | "bulk_revoke" | "expiry_scan";
+
+/** Who asked for a change: the source, and the authenticated principal's name when there is one (never a credential). */
+export interface Principal {
+  readonly source: ChangeSource;
+  readonly name?: string;
+}
+
 /** Everything a verb needs, built once at start-up and injected. */
 export interface ServiceContext {
   config: Config;
@@ -29,6 +38,13 @@ export interface ServiceContext {
   nid: string;
   crypto: KeyCrypto;
   hooks: ServiceHooks;
+  /** absent: the admin API without a named principal */
+  principal?: Principal;
+}
+
+/** A per-request view of `ctx` for `principal` (the shared context stays untouched). */
+export function withPrincipal(ctx: ServiceContext, principal: Principal): ServiceContext {
+  return { ...ctx, principal };
 }
 
 export const noopHooks: ServiceHooks = { afterMutation: () => {}, event: () => {} };

@@ -10,6 +10,8 @@ export const REVOCATION_DESCRIPTION_MAX_CHARS = 1024;
 export interface RevokeInput {
   reason: number;
   description: string;
+  /** set when a leak report (secret scanning) caused the revocation: recorded with the change */
+  leak?: { url?: string; source?: string };
 }
 
 /** docs/keys.md#revoke. `kind` null is the unified alias (docs/keys.md#revoke-alias): dispatch on the shape of the id. */
