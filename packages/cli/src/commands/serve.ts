@@ -72,17 +72,12 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     await server.close();
     throw e;
   }
-  if (worker) joinCluster(server, api.port);
-  else {
-    logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
-    // Machine-readable line for scripts and tests that start on port 0.
-    if (printPorts) process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
-  }
-
   // SIGTERM/SIGINT drain (a cluster primary sends SIGTERM to its workers when it stops). When a
   // primary dies without stopping its workers (SIGKILL), node:cluster exits them at once on the
-  // lost IPC channel: no drain is possible there.
-  return new Promise<number>((resolve) => {
+  // lost IPC channel: no drain is possible there. The handlers go in before the process announces
+  // that it serves: whoever reads TALOS_PORTS (or the log line) may signal at once, and a pipe
+  // write can hand the CPU to the reader before the next statement runs.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -97,4 +92,12 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     process.on("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGINT", () => void stop("SIGINT"));
   });
+
+  if (worker) joinCluster(server, api.port);
+  else {
+    logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");
+    // Machine-readable line for scripts and tests that start on port 0.
+    if (printPorts) process.stdout.write(`TALOS_PORTS ${api.port} ${metrics?.port ?? 0}\n`);
+  }
+  return stopped;
 }
