@@ -1,5 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { KeyKind, KeyRecord, KeyVisibility, RateLimitPolicy } from "../types.js";
+import { createInternPool } from "./intern.js";
 
 /**
  * What verification reads of a key record (docs/verification.md#pipeline steps 4-7), and so what the cache holds:
@@ -50,6 +51,30 @@ export interface KeyCache {
   readonly size: number;
 }
 
+// Shared by every cache of the process: values repeat across networks as much as within one.
+// JSON text keys are unambiguous (a scope may contain any character); numbers cannot hold a quote.
+const scopeLists = createInternPool<string[]>((s) => JSON.stringify(s));
+const cidrLists = createInternPool<string[]>((c) => JSON.stringify(c));
+const policies = createInternPool<RateLimitPolicy>((p) => `${p.quota}/${p.windowSeconds}/${JSON.stringify(p.unit)}`);
+
+/** The entry as stored: repeated lists and policies replaced by one shared frozen copy. */
+function compact(rec: CachedKey): CachedKey {
+  // a literal in toCachedKey's field order, so both share one hidden class on the verify path
+  return {
+    kind: rec.kind,
+    keyId: rec.keyId,
+    actorId: rec.actorId,
+    scopes: scopeLists.intern(rec.scopes),
+    metadata: rec.metadata,
+    expireTime: rec.expireTime,
+    lastUsedTime: rec.lastUsedTime,
+    rateLimitPolicy: rec.rateLimitPolicy && policies.intern(rec.rateLimitPolicy),
+    allowedCidrs: rec.allowedCidrs && cidrLists.intern(rec.allowedCidrs),
+    revoked: rec.revoked,
+    visibility: rec.visibility,
+  };
+}
+
 /**
  * The logical key is `<nid>:<kind>:<key_id>`. One cache serves one network, and a key id names
  * one row whatever its kind (the table's key is (nid, key_id)), so the map is keyed by the
@@ -70,7 +95,7 @@ export function createKeyCache(opts: { nid: string; ttlMs: number; maxEntries: n
     set(rec, now) {
       const ttl = rec.expireTime !== null ? Math.min(opts.ttlMs, rec.expireTime - now) : opts.ttlMs;
       if (ttl < 1000) return;
-      lru.set(rec.keyId, rec, { ttl });
+      lru.set(rec.keyId, compact(rec), { ttl });
     },
     delete(kind, keyId) {
       if (lru.peek(keyId)?.kind === kind) lru.delete(keyId);
