@@ -211,16 +211,20 @@ describe("GET /gateway/verify behind a proxy (client_ip_source)", () => {
 });
 
 describe("GET /gateway/verify is not on the public surface", () => {
+  // servers start in beforeAll (hook timeout): two embedded databases can take over 30 s on a loaded machine
+  let pub: TestServer;
+  let all: TestServer;
+  beforeAll(async () => {
+    [pub, all] = await Promise.all([startTestServer({ mode: "public" }), startTestServer({ mode: "all" })]);
+  });
+  afterAll(async () => {
+    await pub?.close();
+    await all?.close();
+  });
+
   it("404 in public mode, 200 in all mode", async () => {
-    const pub = await startTestServer({ mode: "public" });
-    const all = await startTestServer({ mode: "all" });
-    try {
-      expect((await pub.request("GET", GATEWAY, undefined, { Authorization: "Bearer x" })).status).toBe(404);
-      const k = await all.request("POST", "/v2alpha1/admin/issuedApiKeys", { name: "gw", actor_id: "gw-all" });
-      expect((await all.request("GET", GATEWAY, undefined, { Authorization: `Bearer ${k.body.secret}` })).status).toBe(200);
-    } finally {
-      await pub.close();
-      await all.close();
-    }
+    expect((await pub.request("GET", GATEWAY, undefined, { Authorization: "Bearer x" })).status).toBe(404);
+    const k = await all.request("POST", "/v2alpha1/admin/issuedApiKeys", { name: "gw", actor_id: "gw-all" });
+    expect((await all.request("GET", GATEWAY, undefined, { Authorization: `Bearer ${k.body.secret}` })).status).toBe(200);
   });
 });
