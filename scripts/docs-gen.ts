@@ -60,6 +60,7 @@ function typeOf(path: string, kind: string): string {
   }
   if (kind === "retired[]") return "list of string or {value, expires_at}";
   if (kind === "string[]") return "list of strings";
+  if (kind === "object[]") return "list of mappings (JSON array in the environment)";
   return kind;
 }
 

@@ -4,7 +4,8 @@ import { formatDurationMs, parseDuration } from "../duration.js";
 import type { ClientIpSource, RetiredValue } from "./types.js";
 
 /** How a leaf value is written in text form (environment variables, CLI flags). */
-export type ConfigValueKind = "string" | "duration" | "enum" | "int" | "bool" | "string[]" | "retired[]";
+/** `object[]`: a list of mappings (webhooks, tokens, networks); from text it must be a JSON array. */
+export type ConfigValueKind = "string" | "duration" | "enum" | "int" | "number" | "bool" | "string[]" | "retired[]" | "object[]";
 
 export interface ConfigKey {
   /** dotted snake_case path, e.g. `credentials.api_keys.max_ttl` */

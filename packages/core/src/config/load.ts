@@ -173,6 +173,24 @@ function fromText(key: ConfigKey, text: string, source: string, issues: string[]
       issues.push(`${key.path}: must be an integer${suffix}`);
       return undefined;
     }
+    case "number": {
+      const t = text.trim();
+      if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return Number(t);
+      issues.push(`${key.path}: must be a number${suffix}`);
+      return undefined;
+    }
+    case "object[]": {
+      // A list of mappings has no comma form: only a JSON array is unambiguous.
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text.trim());
+      } catch {
+        parsed = undefined;
+      }
+      if (Array.isArray(parsed)) return parsed;
+      issues.push(`${key.path}: is not a valid JSON array of mappings${suffix}`);
+      return undefined;
+    }
     case "bool": {
       const t = text.trim().toLowerCase();
       if (t === "true" || t === "1") return true;
