@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   limiter?: Limiter | null;
   tokens?: TokenVerifier | null;
   observers?: RuntimeObservers;
+  /** the network this runtime serves (multitenancy); the nil network when absent */
+  nid?: string;
   /** extra invalidation transport (Redis pub/sub): publish after commit */
   publish?: (msg: InvalidationMessage) => Promise<void>;
 }
@@ -59,7 +61,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const clock = opts.clock ?? systemClock;
   const obs = opts.observers ?? {};
   const instanceId = randomUUID();
-  const nid = NIL_NID;
+  const nid = opts.nid ?? NIL_NID;
   const cache =
     config.cache.enabled && config.cache.ttl > 0
       ? createKeyCache({ nid, ttlMs: config.cache.ttl, maxEntries: config.cache.memory.max_entries, now: clock })

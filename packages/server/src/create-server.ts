@@ -10,18 +10,23 @@ import {
   VERSION,
   type Clock,
   type Config,
+  type LoadedConfig,
+  type Network,
   type Runtime,
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
 import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
-import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
+import { appFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { databaseReady, openDatabase } from "./database.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
 import { signingKeys } from "./signing-keys.js";
+import { limitersAround, stackOf } from "./network-stack.js";
+import { createReloader, type ReloadResult } from "./reload.js";
+import { createTenancy } from "./tenancy.js";
 
 /** What createServer takes besides the config: the process's logger and clock, and start-up flags. */
 export interface ServerDeps {
@@ -40,6 +45,8 @@ export interface ServerDeps {
   /** further observers (tests): after the metrics and the audit log */
   observers?: RuntimeObservers;
   observeRequest?: RequestObserver;
+  /** multitenancy.enabled: the networks loadConfig resolved (docs/multitenancy.md) */
+  networks?: readonly Network[];
 }
 
 export interface ListenAt {
@@ -66,6 +73,8 @@ export interface TalosServer {
   metricsListener(at?: ListenAt): Promise<Listening | null>;
   /** why the server is not ready (shutting down, database down, schema behind), or null */
   ready(): Promise<string | null>;
+  /** re-reads the configuration through `load` and applies it without a restart (docs/multitenancy.md#reloading-configuration) */
+  reload(load: () => LoadedConfig, trigger: string): Promise<ReloadResult>;
   /** reports not-ready, then closes the listeners gracefully (in-flight requests finish, up to graceMs) */
   drain(graceMs: number): Promise<void>;
   /** drains (when not done yet), then stops background work and closes every connection */
@@ -125,7 +134,6 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     await store.close();
     throw e;
   }
-  await redis?.subscribe(runtime);
 
   let draining = false;
   const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, d.observeRequest);
@@ -149,6 +157,10 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     observeRequest,
     inFlight: metrics.inFlight,
   };
+  const shared = { store, clock, logger, metrics, limiters: limitersAround(limiter, redis?.client), publish: redis?.publish, devDir: d.devDir, observers: d.observers, base: deps, bindHost: config.serve.http.host };
+  const tenancy = await createTenancy(config, d.networks ?? [], stackOf(config, runtime, deps, config.serve.http.host), shared);
+  const reloader = createReloader({ config, networks: d.networks ?? [] }, tenancy, metrics, logger);
+  await redis?.subscribe(tenancy.invalidation);
 
   const apis: Listening[] = [];
   const probes: Listening[] = [];
@@ -162,10 +174,10 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     deps,
     metrics,
     app: (mode) => appFor(mode, deps),
-    listener: (mode) => listenerFor(mode, deps, http.host),
+    listener: (mode) => tenancy.listener(mode),
     async listen(mode, at = {}) {
       const host = at.host ?? http.host;
-      const l = await listen(listenerFor(mode, deps, host), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
+      const l = await listen(tenancy.listener(mode), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
       apis.push(l);
       return l;
     },
@@ -178,6 +190,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       return l;
     },
     ready: () => readinessProblem(deps),
+    reload: (load, trigger) => reloader.reload(load, trigger),
     drain(graceMs) {
       drained ??= (async () => {
         draining = true;
@@ -190,6 +203,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     close(graceMs = 1_000) {
       closed ??= (async () => {
         await server.drain(graceMs);
+        await tenancy.close();
         await runtime.close();
         await limiter.close();
         redis?.disconnect();

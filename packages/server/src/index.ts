@@ -6,3 +6,5 @@ export { StartupError } from "./errors.js";
 export { DEFAULT_TIMEOUTS, listen, type ListenOptions, type Listening, type Timeouts } from "./listen.js";
 export type { RequestLine } from "./observe.js";
 export { REDIS_CHANNEL } from "./redis.js";
+export { RESTART_ONLY, type ReloadResult } from "./reload.js";
+export { watchConfig, type WatchOptions } from "./watch-config.js";

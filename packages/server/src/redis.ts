@@ -1,7 +1,10 @@
-import { createRedisClient, type Config, type InvalidationMessage, type Runtime } from "@talos/core";
+import { createRedisClient, type Config, type InvalidationMessage } from "@talos/core";
 import type { Logger } from "@talos/http";
 
 type Redis = ReturnType<typeof createRedisClient>;
+
+/** A runtime, or every network's runtime at once. */
+export type InvalidationTarget = { readonly cache: { clear(): void } | null; applyInvalidation(raw: string): void };
 
 export const REDIS_CHANNEL = "talos:cache:invalidate";
 
@@ -9,8 +12,8 @@ export const REDIS_CHANNEL = "talos:cache:invalidate";
 export interface RedisLink {
   client: Redis;
   publish(msg: InvalidationMessage): Promise<void>;
-  /** feeds invalidations from other instances into the runtime's cache */
-  subscribe(runtime: Runtime): Promise<void>;
+  /** feeds invalidations from other instances into the runtime's cache (every network's, with multitenancy) */
+  subscribe(runtime: InvalidationTarget): Promise<void>;
   disconnect(): void;
 }
 

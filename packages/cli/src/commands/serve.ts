@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { ConfigError, loadConfig } from "@talos/core";
-import { createServer, joinCluster, MODES, runPrimary, type Mode } from "@talos/server";
+import { createServer, joinCluster, MODES, runPrimary, watchConfig, type Mode } from "@talos/server";
 import { processEnv } from "../env.js";
 import { createLoggers } from "../logger.js";
 
@@ -20,8 +20,9 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     return 2;
   }
   let loaded;
+  const load = () => loadConfig({ file: opts.config, env: processEnv(), dev: opts.dev ? { dir: ".talos" } : undefined });
   try {
-    loaded = loadConfig({ file: opts.config, env: processEnv(), dev: opts.dev ? { dir: ".talos" } : undefined });
+    loaded = load();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
@@ -39,6 +40,8 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
   }
   if (config.serve.workers > 1 && cluster.isPrimary) {
+    // every worker watches the files itself; SIGHUP to the primary reaches each of them
+    process.on("SIGHUP", () => Object.values(cluster.workers ?? {}).forEach((w) => w?.process.kill("SIGHUP")));
     const code = await runPrimary({ config, logger, mode, drainMs: DRAIN_MS, printPorts });
     logger.flush();
     return code;
@@ -54,6 +57,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
       devDir: opts.dev ? ".talos" : undefined,
       production: processEnv().NODE_ENV === "production",
       clusterWorker: worker,
+      networks: loaded.networks,
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : "start-up failed";
@@ -93,6 +97,8 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
     process.on("SIGINT", () => void stop("SIGINT"));
   });
 
+  const unwatch = watchConfig(server, { load, file: opts.config, onApplied: (c) => void (logger.level = c.log.level) });
+  process.once("beforeExit", unwatch);
   if (worker) joinCluster(server, api.port);
   else {
     logger.info({ mode, port: api.port, metrics_port: metrics?.port ?? null }, "talos is serving");

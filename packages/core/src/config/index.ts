@@ -1,4 +1,5 @@
-export type { ClientIpSource, Config, RetiredValue } from "./types.js";
+export type { ClientIpSource, Config, NetworkEntry, RetiredValue } from "./types.js";
+export { resolveNetworks, type Network } from "./networks.js";
 export {
   ACCEPTED_DSN_SCHEMES,
   CLIENT_IP_SOURCES,

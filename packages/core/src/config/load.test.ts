@@ -56,6 +56,7 @@ const DEFAULTS: Config = {
     http: {
       host: "0.0.0.0",
       port: 4420,
+      trust_forwarded_host: false,
       client_ip_source: "CLIENT_IP_SOURCE_UNSPECIFIED",
       request_log: { exclude_health_endpoints: false },
       cors: {
@@ -99,6 +100,7 @@ const DEFAULTS: Config = {
   last_used: { queue_size: 10_000, flush_size: 100, flush_interval: 30_000 },
   quota: { api_keys_max: null },
   log: { level: "info", format: "json" },
+  multitenancy: { enabled: false, networks: [] },
 };
 
 describe("defaults", () => {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse, YAMLError } from "yaml";
 import type { z } from "zod";
 import { devHmacSecret, errorCode } from "./dev-secret.js";
+import { resolveNetworks, type Network } from "./networks.js";
 import { CONFIG_KEYS, configSchema } from "./schema.js";
 import type { ConfigKey } from "./schema.js";
 import type { Config } from "./types.js";
@@ -39,6 +40,8 @@ export interface LoadedConfig {
   config: Config;
   /** things the operator should see at start-up (dev secrets, ignored settings); never contain secrets */
   warnings: string[];
+  /** multitenancy.enabled: every network with its merged configuration; otherwise empty */
+  networks: Network[];
 }
 
 /** `credentials.api_keys.max_ttl` → `TALOS_CREDENTIALS_API_KEYS_MAX_TTL` */
@@ -118,7 +121,12 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
   }
 
   const result = configSchema.safeParse(raw);
-  if (result.success && issues.length === 0) return { config: result.data, warnings };
+  if (result.success && issues.length === 0) {
+    if (!result.data.multitenancy.enabled) return { config: result.data, warnings, networks: [] };
+    const resolved = resolveNetworks(result.data, raw, opts.file);
+    if (resolved.issues.length === 0) return { config: result.data, warnings, networks: resolved.networks };
+    throw new ConfigError(resolved.issues);
+  }
 
   const reported = new Set(issues.map((i) => i.slice(0, i.indexOf(":"))));
   if (!result.success) {

@@ -29,6 +29,7 @@ import {
   redisAddrSchema,
   signingKeyUrlSchema,
 } from "./fields.js";
+import { networkList } from "./network-fields.js";
 import type { ConfigKey } from "./fields.js";
 import { crossFieldIssues } from "./cross-field.js";
 export type { ConfigKey, ConfigValueKind } from "./fields.js";
@@ -51,6 +52,7 @@ const serveSchema = section({
   http: section({
     host: leaf("string", nonEmptyString().prefault("0.0.0.0").describe("Address the API listener binds to.")),
     port: leaf("int", intSchema(0, 65535).prefault(4420).describe("Port of the API listener.")),
+    trust_forwarded_host: leaf("bool", boolSchema().prefault(false).describe("With multitenancy: pick the network by X-Forwarded-Host instead of Host. Only enable it behind a proxy that always sets that header.")),
     client_ip_source: leaf("enum", enumSchema(CLIENT_IP_SOURCES).prefault("CLIENT_IP_SOURCE_UNSPECIFIED").describe("Where the client IP for IP allowlists comes from: the socket peer (UNSPECIFIED, REMOTE_ADDR) or one proxy header (CF-Connecting-IP, the left-most X-Forwarded-For entry, X-Real-IP, True-Client-IP). An absent header falls back to the peer; an unparseable one leaves the IP unknown, which fails closed. Only pick a header your proxy always sets.")),
     request_log: section({
       exclude_health_endpoints: leaf("bool", boolSchema().prefault(false).describe("Leave health probe requests out of the request log.")),
@@ -162,6 +164,11 @@ const logSchema = section({
   format: leaf("enum", enumSchema(["json", "text"]).prefault("json").describe("Log line format: json or text.")),
 });
 
+const multitenancySchema = section({
+  enabled: leaf("bool", boolSchema().prefault(false).describe("Serve several networks (tenants) chosen by the request's Host; off keeps everything on the nil network.")),
+  networks: leaf("object[]", networkList().prefault([]).describe("The networks: each {hostname, id, config_path}; hostname matched case-insensitively without port, id a UUID, config_path a file of per-network settings (docs/multitenancy.md).")),
+});
+
 export const configSchema = mapping({
   serve: serveSchema,
   credentials: credentialsSchema,
@@ -172,6 +179,7 @@ export const configSchema = mapping({
   last_used: lastUsedSchema,
   quota: quotaSchema,
   log: logSchema,
+  multitenancy: multitenancySchema,
 }).superRefine(
   (value, ctx) => {
     for (const issue of crossFieldIssues(value)) {

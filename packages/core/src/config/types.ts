@@ -21,6 +21,8 @@ export interface Config {
     http: {
       host: string;
       port: number;
+      /** multitenancy: the network comes from X-Forwarded-Host instead of Host */
+      trust_forwarded_host: boolean;
       client_ip_source: ClientIpSource;
       request_log: { exclude_health_endpoints: boolean };
       cors: {
@@ -65,4 +67,14 @@ export interface Config {
   last_used: { queue_size: number; flush_size: number; flush_interval: number };
   quota: { api_keys_max: number | null };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
+  multitenancy: { enabled: boolean; networks: NetworkEntry[] };
+}
+
+/** One tenant of `multitenancy.networks` (docs/multitenancy.md). */
+export interface NetworkEntry {
+  /** lower case, without port */
+  hostname: string;
+  /** UUID, lower case */
+  id: string;
+  config_path: string;
 }
