@@ -8,7 +8,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NOT_FOUND_VERIFICATION, signingJwksUrl } from "../support/http-expect.js";
 import { hostCall, hostClient, writeIn } from "../support/hosts.js";
-import { E2E_TIMEOUT_MS, startTalos, stopAllTalos, tempDir, type TalosProcess } from "../support/process.js";
+import { metricValue } from "../support/cluster.js";
+import { E2E_TIMEOUT_MS, fetchJson, startTalos, stopAllTalos, tempDir, type TalosProcess } from "../support/process.js";
 
 const A = "0b9e7c1e-5a43-4f11-9a0e-3f3f0f6f4a01";
 const B = "6c1a5b0e-1d2e-4c3f-8a4b-5c6d7e8f9a02";
@@ -154,6 +155,20 @@ describe("multitenancy: networks chosen by host, isolated from each other", { ti
     expect(r.headers["x-request-id"]).toBeTruthy();
     for (const path of ["/health/alive", "/health/ready", "/version"]) expect((await hostCall(t.apiPort, "nobody.test", "GET", path)).status).toBe(200);
     expect((await hostCall(t.apiPort, "nobody.test", "GET", JWKS)).status).toBe(404);
+  });
+
+  it("per-network metrics carry the configured hostname as the network label", async () => {
+    const { secret } = await a().issue();
+    await a().verify(secret);
+    await b().verify(secret);
+    await hostCall(t.apiPort, "nobody.test", "GET", "/v2alpha1/admin/issuedApiKeys");
+    const text = (await fetchJson(`${t.metricsUrl}/metrics`)).text;
+    expect(metricValue(text, "talos_network_verifications_total", { network: "a.test", result: "valid" })).toBeGreaterThan(0);
+    expect(metricValue(text, "talos_network_verifications_total", { network: "b.test", result: "not_found" })).toBeGreaterThan(0);
+    expect(metricValue(text, "talos_network_http_requests_total", { network: "a.test", status: "201" })).toBeGreaterThan(0);
+    expect(metricValue(text, "talos_network_api_key_events_total", { network: "a.test", event: "APIKeyCreated" })).toBeGreaterThan(0);
+    // bounded by the configuration: an unknown host never becomes a label value
+    expect(text).not.toContain("nobody.test");
   });
 
   it("X-Forwarded-Host is ignored unless serve.http.trust_forwarded_host", async () => {

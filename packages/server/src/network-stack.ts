@@ -61,12 +61,19 @@ export function stackOf(config: Config, runtime: Runtime, deps: AppDeps, bindHos
   return withListeners({ nid: runtime.ctx.nid, config, runtime, deps, close: async () => {} }, bindHost);
 }
 
-/** Builds the stack of network `nid` with its merged configuration; `tenant`: one of multitenancy.networks. */
-export async function createNetworkStack(nid: string, config: Config, s: StackShared, tenant: boolean): Promise<NetworkStack> {
+/** Per-network metric observers (network-metrics.ts), for the networks of multitenancy.networks. */
+export interface NetworkObservers {
+  observeRequest: NonNullable<AppDeps["observeRequest"]>;
+  observers: Pick<RuntimeObservers, "verification" | "event" | "limiter">;
+}
+
+/** Builds the stack of network `nid` with its merged configuration; `tenant`: one of multitenancy.networks, with its labelled metrics. */
+export async function createNetworkStack(nid: string, config: Config, s: StackShared, tenant: NetworkObservers | null): Promise<NetworkStack> {
   const keys = await signingKeys(config, s.logger, s.devDir);
   const m = s.metrics.observers;
   const audit = auditObservers(s.logger);
   const extra = s.observers ?? {};
+  const net = tenant?.observers ?? {};
   const limiter = config.rate_limit.backend === "redis" && s.limiters.redis ? s.limiters.redis : s.limiters.memory;
   const runtime = createRuntime({
     config,
@@ -78,15 +85,18 @@ export async function createNetworkStack(nid: string, config: Config, s: StackSh
     observers: {
       event: (e) => {
         m.event?.(e);
+        net.event?.(e);
         audit.event?.(e);
         extra.event?.(e);
       },
       verification: (v) => {
         m.verification?.(v);
+        net.verification?.(v);
         extra.verification?.(v);
       },
       limiter: (decision, backend) => {
         m.limiter?.(decision, backend);
+        net.limiter?.(decision, backend);
         extra.limiter?.(decision, backend);
       },
       invalidation: (source, outcome) => {
@@ -103,6 +113,7 @@ export async function createNetworkStack(nid: string, config: Config, s: StackSh
     ctx: runtime.ctx,
     verifier: runtime.verifier,
     http: config.serve.http,
+    observeRequest: tenant ? withNetwork(s.base.observeRequest, tenant.observeRequest) : s.base.observeRequest,
     tokens: createTokenService({
       ctx: runtime.ctx,
       verifier: runtime.verifier,
@@ -126,6 +137,14 @@ function unattributedAsNotFound(tokens: TokenVerifier): TokenVerifier {
       const v = await tokens.verify(type, credential, clientIp);
       return v.errorCode === VerificationError.SIGNATURE_INVALID ? bareFailure(VerificationError.NOT_FOUND, type) : v;
     },
+  };
+}
+
+function withNetwork(shared: AppDeps["observeRequest"], own: NetworkObservers["observeRequest"]): NonNullable<AppDeps["observeRequest"]> {
+  if (!shared) return own;
+  return (q) => {
+    shared(q);
+    own(q);
   };
 }
 

@@ -3,7 +3,8 @@ import { isDeepStrictEqual } from "node:util";
 import { NIL_NID, type Config, type Network } from "@talos/core";
 import type { Mode } from "./apps.js";
 import { hostRouter, type Routing } from "./host-router.js";
-import { createNetworkStack, type NetworkStack, type StackShared } from "./network-stack.js";
+import { createNetworkMetrics } from "./network-metrics.js";
+import { createNetworkStack, type NetworkObservers, type NetworkStack, type StackShared } from "./network-stack.js";
 
 /** How long a replaced network stack keeps running for the requests it already took. */
 const RETIRE_MS = 15_000;
@@ -30,12 +31,15 @@ export async function createTenancy(config: Config, networks: readonly Network[]
   const retiring = new Set<NodeJS.Timeout>();
   const retired = new Set<NetworkStack>();
   const stacks = (r: Routing) => [r.nil, ...r.byHost.values()];
+  // registered on first use: a server without networks exposes no empty per-network metrics
+  let labelled: ReturnType<typeof createNetworkMetrics> | null = null;
+  const observersOf = (hostname: string) => (labelled ??= createNetworkMetrics(shared.metrics.registry)).forNetwork(hostname);
 
   async function apply(next: Config, list: readonly Network[]): Promise<void> {
     const old = routing;
     const byId = new Map([...old.byHost.values()].map((s) => [s.nid, s]));
     const built: NetworkStack[] = [];
-    const reuse = async (prev: NetworkStack | undefined, nid: string, c: Config, tenant: boolean) => {
+    const reuse = async (prev: NetworkStack | undefined, nid: string, c: Config, tenant: NetworkObservers | null) => {
       if (prev && isDeepStrictEqual(prev.config, c)) return prev;
       const s = await createNetworkStack(nid, c, shared, tenant);
       built.push(s);
@@ -44,8 +48,8 @@ export async function createTenancy(config: Config, networks: readonly Network[]
     let nextRouting: Routing;
     try {
       const byHost = new Map<string, NetworkStack>();
-      if (next.multitenancy.enabled) for (const n of list) byHost.set(n.hostname, await reuse(byId.get(n.id), n.id, n.config, true));
-      const nilStack = await reuse(old.nil, NIL_NID, next, false);
+      if (next.multitenancy.enabled) for (const n of list) byHost.set(n.hostname, await reuse(byId.get(n.id), n.id, n.config, observersOf(n.hostname)));
+      const nilStack = await reuse(old.nil, NIL_NID, next, null);
       nextRouting = { enabled: next.multitenancy.enabled, trustForwardedHost: next.serve.http.trust_forwarded_host, nil: nilStack, byHost };
     } catch (e) {
       await Promise.all(built.map((s) => s.close().catch(() => {})));
