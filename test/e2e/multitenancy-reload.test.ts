@@ -125,6 +125,32 @@ describe("reload: networks added, invalid edits rejected, SIGHUP", { timeout: E2
   });
 });
 
+describe("reload with multitenancy off: the nil network's settings change at run time", { timeout: E2E_TIMEOUT_MS }, () => {
+  let t: TalosProcess;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = tempDir("talos-reload-single-");
+    const file = writeIn(dir, "talos.yaml", "cache:\n  ttl: 60s\n");
+    t = await startTalos({ args: ["serve", "all", "--config", file], env: { ...ENV, TALOS_DB_DSN: "memory" }, startTimeoutMs: 170_000 });
+  }, 180_000);
+  afterAll(async () => {
+    await stopAllTalos();
+  });
+
+  it("CORS switched on by an edit answers preflights without a restart, and keys stay valid", async () => {
+    const any = hostClient(t.apiPort, "whatever.example");
+    const { secret } = await any.issue();
+    const preflight = () =>
+      hostCall(t.apiPort, "whatever.example", "OPTIONS", "/v2alpha1/admin/apiKeys:verify", undefined, { origin: "https://console.example.com", "access-control-request-method": "POST" });
+    expect((await preflight()).headers["access-control-allow-origin"]).toBeUndefined();
+    writeIn(dir, "talos.yaml", 'cache:\n  ttl: 60s\nserve:\n  http:\n    cors:\n      enabled: true\n      allowed_origins: ["https://console.example.com"]\n');
+    const ms = await pollUntil(async () => (await preflight()).headers["access-control-allow-origin"] === "https://console.example.com", RELOAD_LIMIT_MS, 100);
+    expect(ms).not.toBeNull();
+    expect((await any.verify(secret)).body.is_valid).toBe(true);
+  });
+});
+
 const RUN_CLUSTER = pgAndRedisOrWarn("test/e2e/multitenancy-reload.test.ts (reload in every worker of serve.workers: 2)");
 
 describe.skipIf(!RUN_CLUSTER)("reload in a cluster: every worker", { timeout: E2E_TIMEOUT_MS * 2 }, () => {
