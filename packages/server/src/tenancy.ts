@@ -37,7 +37,8 @@ export async function createTenancy(config: Config, networks: readonly Network[]
 
   async function apply(next: Config, list: readonly Network[]): Promise<void> {
     const old = routing;
-    const byId = new Map([...old.byHost.values()].map((s) => [s.nid, s]));
+    // a network keeps its stack (and warm cache) only under the same hostname: its metrics are labelled with it
+    const byId = new Map([...old.byHost].map(([host, s]) => [`${s.nid} ${host}`, s]));
     const built: NetworkStack[] = [];
     const reuse = async (prev: NetworkStack | undefined, nid: string, c: Config, tenant: NetworkObservers | null) => {
       if (prev && isDeepStrictEqual(prev.config, c)) return prev;
@@ -48,7 +49,7 @@ export async function createTenancy(config: Config, networks: readonly Network[]
     let nextRouting: Routing;
     try {
       const byHost = new Map<string, NetworkStack>();
-      if (next.multitenancy.enabled) for (const n of list) byHost.set(n.hostname, await reuse(byId.get(n.id), n.id, n.config, observersOf(n.hostname)));
+      if (next.multitenancy.enabled) for (const n of list) byHost.set(n.hostname, await reuse(byId.get(`${n.id} ${n.hostname}`), n.id, n.config, observersOf(n.hostname)));
       const nilStack = await reuse(old.nil, NIL_NID, next, null);
       nextRouting = { enabled: next.multitenancy.enabled, trustForwardedHost: next.serve.http.trust_forwarded_host, nil: nilStack, byHost };
     } catch (e) {
