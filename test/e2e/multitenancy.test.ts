@@ -105,6 +105,19 @@ describe("multitenancy: networks chosen by host, isolated from each other", { ti
     expect((await b().verify(raw)).body.key_id).toBe(idB);
   });
 
+  it("request_id idempotency is per network, and /gateway/verify answers per host", async () => {
+    const requestId = randomUUID();
+    const ka = await a().issue({ request_id: requestId });
+    const kb = await b().issue({ request_id: requestId });
+    expect(ka.keyId).not.toBe(kb.keyId);
+    // a replay on A answers A's key again
+    const replay = await a().post(ISSUED, { name: "mt", actor_id: "mt-actor", request_id: requestId });
+    expect(replay.body.issued_api_key.key_id).toBe(ka.keyId);
+    const gw = (host: string, secret: string) => hostCall(t.apiPort, host, "GET", "/gateway/verify", undefined, { authorization: `Bearer ${secret}` });
+    expect((await gw("a.test", ka.secret)).status).toBe(200);
+    expect((await gw("b.test", ka.secret)).status).not.toBe(200);
+  });
+
   it("a page token of A is rejected by B", async () => {
     const actor = `mt-page-${randomUUID().slice(0, 8)}`;
     await a().issue({ actor_id: actor });
