@@ -123,7 +123,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
   const result = configSchema.safeParse(raw);
   if (result.success && issues.length === 0) {
     if (!result.data.multitenancy.enabled) return { config: result.data, warnings, networks: [] };
-    const resolved = resolveNetworks(result.data, raw, opts.file);
+    const resolved = resolveNetworks(result.data.multitenancy.networks, raw, opts.file);
     if (resolved.issues.length === 0) return { config: result.data, warnings, networks: resolved.networks };
     throw new ConfigError(resolved.issues);
   }
@@ -133,6 +133,12 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
     for (const line of formatIssues(result.error.issues, envSources)) {
       if (!reported.has(line.slice(0, line.indexOf(":")))) issues.push(line);
     }
+  }
+  // the networks' own problems are listed with the main file's, when the network list itself is readable
+  const mt = configSchema.shape.multitenancy.safeParse(raw.multitenancy);
+  if (mt.success && mt.data.enabled) {
+    const mainPaths = new Set(issues.map((i) => i.slice(0, i.indexOf(":"))));
+    issues.push(...resolveNetworks(mt.data.networks, raw, opts.file, mainPaths).issues);
   }
   throw new ConfigError([...new Set(issues)]);
 }

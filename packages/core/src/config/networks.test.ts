@@ -83,6 +83,17 @@ describe("multitenancy configuration", () => {
     ]);
   });
 
+  it("lists the main file's problems and every network's together, without repeating the main ones", () => {
+    const d = dir({
+      "talos.yaml": main(`    - { hostname: a.example.com, id: ${A}, config_path: a.yaml }\n`) + "cache:\n  ttl: soon\n",
+      "a.yaml": "quota:\n  api_keys_max: -1\n",
+    });
+    expect(issues(join(d, "talos.yaml"))).toEqual([
+      'cache.ttl: must be a duration such as "30s", "1h30m" or "7d"',
+      "multitenancy.networks[0] (a.yaml): quota.api_keys_max: must be a non-negative integer",
+    ]);
+  });
+
   it("rejects duplicate hostnames and ids, bad UUIDs and hostnames with ports", () => {
     const d = dir({
       "talos.yaml": main(

@@ -8,7 +8,7 @@ import { parse, YAMLError } from "yaml";
 import type { z } from "zod";
 import { errorCode } from "./dev-secret.js";
 import { configSchema } from "./schema.js";
-import type { Config } from "./types.js";
+import type { Config, NetworkEntry } from "./types.js";
 
 /** One tenant: its id (the NID of its rows), the host it answers on, and its merged configuration. */
 export interface Network {
@@ -33,11 +33,17 @@ const SETTABLE: Readonly<Record<string, true | readonly string[]>> = {
  * with the main schema, so cross-field rules hold per network too. `issues` lists every bad field
  * of every network, each line prefixed with the network's entry.
  */
-export function resolveNetworks(config: Config, raw: Record<string, unknown>, mainFile: string | undefined): { networks: Network[]; issues: string[] } {
+export function resolveNetworks(
+  entries: readonly NetworkEntry[],
+  raw: Record<string, unknown>,
+  mainFile: string | undefined,
+  /** paths the main configuration already reports (its own problems are not repeated per network) */
+  mainIssues: ReadonlySet<string> = new Set(),
+): { networks: Network[]; issues: string[] } {
   const networks: Network[] = [];
   const issues: string[] = [];
   const base = mainFile === undefined ? process.cwd() : dirname(resolve(mainFile));
-  config.multitenancy.networks.forEach((entry, i) => {
+  entries.forEach((entry, i) => {
     const file = isAbsolute(entry.config_path) ? entry.config_path : resolve(base, entry.config_path);
     const where = `multitenancy.networks[${i}] (${entry.config_path})`;
     const doc = readNetworkFile(file);
@@ -57,7 +63,7 @@ export function resolveNetworks(config: Config, raw: Record<string, unknown>, ma
     const { multitenancy: _, ...main } = raw;
     const parsed = configSchema.safeParse({ ...merge(main, doc), multitenancy: {} });
     if (parsed.success) networks.push({ id: entry.id, hostname: entry.hostname, file, config: parsed.data });
-    else for (const line of formatIssues(parsed.error.issues)) issues.push(`${where}: ${line}`);
+    else for (const line of formatIssues(parsed.error.issues)) if (!mainIssues.has(line.slice(0, line.indexOf(":")))) issues.push(`${where}: ${line}`);
   });
   return { networks, issues };
 }
