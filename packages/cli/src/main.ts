@@ -66,10 +66,10 @@ migrate
 const jwk = program.command("jwk").description("JSON Web Keys for derived JWTs");
 jwk
   .command("generate")
-  .description("print a new private signing JWK: eddsa (default) or rsa")
-  .argument("[type]", "eddsa | rsa")
+  .description("print a new private JWK: eddsa (default), rsa, ecdsa (P-256, ES256) or hmac (oct, never signs derived tokens)")
+  .argument("[type]", "eddsa | rsa | ecdsa | hmac")
   .option("--kid <id>", "key id (default: RFC 7638 thumbprint)")
-  .option("--bits <bits>", "RSA key size: 2048 (default), 3072 or 4096")
+  .option("--bits <bits>", "RSA key size: 2048 (default), 3072 or 4096; HMAC: 256 (default), 384 or 512")
   .option("--jwks", 'wrap the key as a JWK Set {"keys":[…]}')
   .option("--base64", "print a base64:// URL for credentials.derived_tokens.jwt.signing_keys.urls (implies --jwks)")
   .action(async (type: string | undefined, opts: { kid?: string; bits?: string; jwks?: boolean; base64?: boolean }) => {
