@@ -108,7 +108,11 @@ async function exec(run: () => Promise<number>): Promise<void> {
 function common(cmd: Command, format: p.Format = "table"): Command {
   return cmd
     .option("-e, --endpoint <url>", "server URL", p.parseEndpoint, p.DEFAULT_ENDPOINT)
-    .addOption(new Option("--format <format>", "output format").choices(p.FORMATS).default(format))
+    .addOption(
+      new Option("--format <format>", "output format: table, json, json-pretty, yaml, jsonpath=<expr> or jsonpointer=<pointer>")
+        .argParser(p.parseFormat)
+        .default(format),
+    )
     .option("-q, --quiet", "print only ids, secrets or tokens")
     .option("-H, --header <header>", 'extra request header "Name: value" (repeatable)', p.collectHeader);
 }
