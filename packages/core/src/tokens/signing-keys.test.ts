@@ -42,7 +42,8 @@ describe("loadSigningKeys", () => {
   });
 
   it.each([
-    ["https://example.com/jwks.json", /unsupported URL scheme "https"/],
+    // https:// is fetched (test/e2e/signing-keys-https.test.ts); plain http never is
+    ["http://example.com/jwks.json", /unsupported URL scheme "http"; use base64:\/\/, file:\/\/ or https:\/\//],
     ["/etc/jwks.json", /unsupported URL scheme/],
     ["base64://%%%", /not valid base64/],
     [`base64://${Buffer.from("not json").toString("base64")}`, /not a JSON Web Key Set/],

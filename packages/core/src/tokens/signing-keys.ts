@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { CompactSign, calculateJwkThumbprint, compactVerify, importJWK, type CryptoKey, type JWK } from "jose";
+import { fetchJwksText } from "./fetch-jwks.js";
+import { SigningKeyError } from "./signing-keys-error.js";
 
 /** The JWS algorithms derived JWTs use (docs/derived-tokens.md#jwt): Ed25519 keys sign EdDSA, RSA keys RS256, EC P-256 keys ES256. */
 export type TokenAlg = "EdDSA" | "RS256" | "ES256";
@@ -43,13 +45,7 @@ export interface SigningKeySet {
   warnings: string[];
 }
 
-/** A signing-key URL or JWK that cannot be used: a start-up error. Messages never contain key material. */
-export class SigningKeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SigningKeyError";
-  }
-}
+export { SigningKeyError };
 
 export interface LoadSigningKeysOptions {
   signingKeyId?: string;
@@ -62,7 +58,7 @@ const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const RSA_MIN_BITS = 2048;
 const KEY_NAME: Record<TokenAlg, string> = { EdDSA: "Ed25519", RS256: "RSA", ES256: "EC P-256" };
 
-/** Reads every `base64://` or `file://` URL (docs/derived-tokens.md#jwks) and imports the usable keys. */
+/** Reads every `base64://`, `file://` or `https://` URL (docs/derived-tokens.md#jwks) and imports the usable keys. */
 export async function loadSigningKeys(urls: readonly string[], opts: LoadSigningKeysOptions = {}): Promise<SigningKeySet> {
   const sources: { label: string; doc: unknown }[] = [];
   for (const [i, url] of urls.entries()) {
@@ -100,8 +96,9 @@ async function readUrl(url: string, label: string, cwd: string): Promise<string>
       throw new SigningKeyError(`${label}: cannot read ${full} (${code})`);
     }
   }
+  if (url.startsWith("https://")) return fetchJwksText(url, label);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url)?.[1];
-  throw new SigningKeyError(`${label}: unsupported URL scheme${scheme ? ` "${scheme}"` : ""}; use base64:// or file://`);
+  throw new SigningKeyError(`${label}: unsupported URL scheme${scheme ? ` "${scheme}"` : ""}; use base64://, file:// or https://`);
 }
 
 function parseJson(text: string, label: string): unknown {
