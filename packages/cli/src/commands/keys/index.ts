@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import type { Kind } from "./get.js";
-import type { BatchImportOptions, ImportOptions } from "./import.js";
+import type { BatchImportOptions } from "./batch-import.js";
+import type { ImportOptions } from "./import.js";
 import type { IssueOptions } from "./issue.js";
 import type { ListOptions } from "./list.js";
 import type { RevokeOptions, RevokeTarget, SelfRevokeOptions } from "./revoke.js";
@@ -49,9 +50,11 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
   common(
     imported
       .command("batch-import")
-      .description("import up to 1000 keys from a JSON array of import requests")
-      .requiredOption("--file <path>", "JSON file, or - to read stdin"),
-  ).action((opts: BatchImportOptions) => exec(async () => (await import("./import.js")).batchImportCommand(opts)));
+      .description("import keys from a file of any size (JSON array, JSON lines or CSV), 1000 per request; safe to re-run")
+      .requiredOption("--file <path>", "input file, or - to read stdin")
+      .option("--input-format <format>", "json, jsonl or csv (default: from the file extension; json for stdin)")
+      .option("--failed-file <path>", "where the failed rows go (default: <file>.failed.jsonl, or batch-import.failed.jsonl for stdin)"),
+  ).action((opts: BatchImportOptions) => exec(async () => (await import("./batch-import.js")).batchImportCommand(opts)));
   kindCommands(imported, "imported");
   revokeCommand(imported.command("revoke").description("revoke an imported key"), "imported");
   common(imported.command("delete").description("delete an imported key for good (it may be imported again)").argument("<key-id>")).action(
