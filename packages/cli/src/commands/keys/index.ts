@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import type { Kind } from "./get.js";
 import type { BatchImportOptions } from "./batch-import.js";
+import type { BulkRevokeOptions } from "./bulk-revoke.js";
 import type { ImportOptions } from "./import.js";
 import type { IssueOptions } from "./issue.js";
 import type { ListOptions } from "./list.js";
@@ -62,6 +63,17 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
   );
 
   revokeCommand(keys.command("revoke").description("revoke an issued (UUID) or imported (64 hex) key by id"), "any");
+  common(
+    keys
+      .command("bulk-revoke")
+      .description("revoke the keys listed in a file of any size (JSON array, JSON lines or CSV); safe to re-run")
+      .requiredOption("--file <path>", "input file, or - to read stdin")
+      .option("--input-format <format>", "json, jsonl or csv (default: from the file extension; json for stdin)")
+      .option("--reason <reason>", "for rows without their own: key_compromise, affiliation_changed, superseded or privilege_withdrawn", p.parseReason)
+      .option("--description <text>", "for rows without their own; only with privilege_withdrawn")
+      .option("--concurrency <n>", "revocations in flight (default 8, at most 64)")
+      .option("--failed-file <path>", "where the failed rows go (default: <file>.failed.jsonl, or bulk-revoke.failed.jsonl for stdin)"),
+  ).action((opts: BulkRevokeOptions) => exec(async () => (await import("./bulk-revoke.js")).bulkRevokeCommand(opts)));
   common(
     keys
       .command("self-revoke")
