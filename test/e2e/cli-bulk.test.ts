@@ -2,11 +2,12 @@
  * Bulk import and revoke and the `--format jsonpath=|jsonpointer=` selectors (docs/cli.md#bulk-import-and-revoke,
  * docs/cli.md#output-formats) as real `talos` child processes against one real `talos serve`.
  */
+import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { E2E_TIMEOUT_MS, fetchJson, runTalos, startTalos, stopAllTalos, tempDir, type RunResult, type TalosProcess } from "../support/process.js";
+import { E2E_TIMEOUT_MS, fetchJson, runTalos, startTalos, stopAllTalos, TALOS_BIN, tempDir, type RunResult, type TalosProcess } from "../support/process.js";
 
 afterAll(stopAllTalos);
 
@@ -113,6 +114,25 @@ describe("keys imported batch-import and keys bulk-revoke", { timeout: E2E_TIMEO
     expect(badColumn).toMatchObject({ code: 2, stdout: "" });
     expect(badColumn.stderr).toMatch(/unknown CSV column\(s\) colour/);
     expect(badFormat).toMatchObject({ code: 2, stderr: "error: --input-format must be one of json, jsonl, csv\n" });
+  });
+
+  it("on a terminal (a pty from util-linux `script`) a progress bar goes to stderr", async (ctx) => {
+    const hasScript = await new Promise<boolean>((r) => execFile("script", ["--version"], (e) => r(!e)));
+    if (!hasScript) {
+      console.warn("\n!!! SKIPPED: progress bar test — needs util-linux `script` for a pseudo-terminal.\n");
+      ctx.skip();
+    }
+    const dir = tempDir();
+    const actor = uniq("tty");
+    const file = join(dir, "keys.jsonl");
+    writeFileSync(file, Array.from({ length: 1500 }, (_, i) => JSON.stringify({ raw_key: `tty-${actor}-${i}`, name: "t", actor_id: actor })).join("\n"));
+    const cmd = [process.execPath, TALOS_BIN, "keys", "imported", "batch-import", "--file", file, "-e", server.apiUrl].map((a) => `'${a}'`).join(" ");
+    const out = await new Promise<{ code: number; text: string }>((resolve) =>
+      execFile("script", ["-qec", cmd, "/dev/null"], { cwd: dir, timeout: E2E_TIMEOUT_MS }, (e, stdout) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, text: stdout })),
+    );
+    expect(out.code, out.text).toBe(0);
+    expect(out.text).toMatch(/\d+ rows, 0 failed/);
+    expect(out.text).toContain("imported 1500 of 1500 rows from keys.jsonl");
   });
 
   it("--format jsonpath= and jsonpointer= select from the answer; no match exits 1; a malformed selector exits 2", async () => {
