@@ -27,6 +27,7 @@ if (haveOpenssl()) {
     let https: Server;
     let base: string;
     let jwks: { keys: JWK[] };
+    let failing = false;
     const hits: string[] = [];
 
     beforeAll(async () => {
@@ -36,7 +37,8 @@ if (haveOpenssl()) {
       jwks = JSON.parse(gen.stdout);
       https = createServer({ key: ca.key, cert: ca.cert }, (req, res) => {
         hits.push(req.url ?? "");
-        if (req.url?.startsWith("/jwks.json")) {
+        if (failing) res.writeHead(503).end("down");
+        else if (req.url?.startsWith("/jwks.json")) {
           res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(jwks));
         } else res.writeHead(404).end("no");
       });
@@ -55,6 +57,31 @@ if (haveOpenssl()) {
       const derived = await fetchJson(`${talos.apiUrl}/v2alpha1/admin/apiKeys:derive`, { body: { credential: issued.body.secret } });
       expect(derived.status, derived.text).toBe(200);
       expect(JSON.parse(Buffer.from(derived.body.token.token.split(".")[0], "base64url").toString())).toMatchObject({ alg: "ES256", kid: "fetched" });
+      expect(await talos.stop()).toBe(0);
+    });
+
+    it("is fetched again every refresh_interval; a failed refresh keeps the cached set", { timeout: E2E_TIMEOUT_MS }, async () => {
+      const talos = await startTalos({
+        args: ["serve"],
+        env: serverEnv(`${base}/jwks.json`, { NODE_EXTRA_CA_CERTS: ca.caFile, TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_REFRESH_INTERVAL: "300ms" }),
+      });
+      const served = async () => (await fetchJson(`${talos.apiUrl}/v2alpha1/derivedKeys/jwks.json`)).body.keys.map((k: JWK) => k.kid);
+      const waitFor = async (want: string[]) => {
+        for (let i = 0; i < 100 && JSON.stringify(await served()) !== JSON.stringify(want); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(await served()).toEqual(want);
+      };
+      expect(await served()).toEqual(["fetched"]);
+      const gen = await runTalos(["jwk", "generate", "eddsa", "--kid", "rotated-in"]);
+      const original = jwks;
+      jwks = { keys: [...original.keys, JSON.parse(gen.stdout)] };
+      await waitFor(["fetched", "rotated-in"]);
+      await talos.waitForLine(/JWT signing keys reloaded/);
+      failing = true;
+      await talos.waitForLine(/JWT signing keys not refreshed; keeping the last key set/);
+      expect(await served()).toEqual(["fetched", "rotated-in"]);
+      failing = false;
+      jwks = original;
+      await waitFor(["fetched"]);
       expect(await talos.stop()).toBe(0);
     });
 

@@ -83,7 +83,7 @@ const DEFAULTS: Config = {
     derived_tokens: {
       default_ttl: H,
       max_ttl: 24 * H,
-      jwt: { signing_key_id: "", signing_keys: { urls: [] } },
+      jwt: { signing_key_id: "", signing_keys: { urls: [], refresh_interval: 5 * 60_000 } },
       macaroon: { prefix: { current: "mc", retired: [] } },
     },
   },
