@@ -65,7 +65,7 @@ export async function bulkRevokeCommand(opts: BulkRevokeOptions): Promise<number
   const client = createClient(opts);
   const bar = await progress(opts.file === "-" ? null : statSync(opts.file).size, opts);
   const input = openInput(opts.file, (n) => bar.bytes(n));
-  const out = new ResultWriter(opts);
+  let out: ResultWriter | undefined;
   const counts = { revoked: 0, already_revoked: 0 };
   let rows = 0;
   let chunk: { index: number; keyId?: string; body?: Record<string, string>; error?: string }[] = [];
@@ -80,15 +80,16 @@ export async function bulkRevokeCommand(opts: BulkRevokeOptions): Promise<number
       const r = chunk[i]!;
       if (o.result === "failed") failed.add({ index: r.index, key_id: r.keyId ?? null, error_message: o.error_message });
       else counts[o.result]++;
-      out.result({ index: r.index, key_id: r.keyId ?? null, ...o }, o.result === "failed" ? null : r.keyId!);
+      out!.result({ index: r.index, key_id: r.keyId ?? null, ...o }, o.result === "failed" ? null : r.keyId!);
     });
     chunk = [];
     bar.rows(rows, failed.count);
-    await out.drained();
+    await out!.drained();
   };
 
   try {
     for await (const row of readRows(input, format, label)) {
+      out ??= new ResultWriter(opts);
       rows++;
       const t = row.error !== undefined ? { error: row.error } : revokeTarget(row.value);
       if ("error" in t) chunk.push({ index: row.index, error: t.error });
@@ -107,14 +108,14 @@ export async function bulkRevokeCommand(opts: BulkRevokeOptions): Promise<number
       }
       if (chunk.length === CHUNK) await flush();
     }
+    if (rows === 0) throw new Error(`${label}: no key ids to revoke`);
     await flush();
   } finally {
     bar.stop();
     failed.close();
   }
-  if (rows === 0) throw new Error(`${label}: no key ids to revoke`);
   const summary = { total: rows, revoked_count: counts.revoked, already_revoked_count: counts.already_revoked, failure_count: failed.count, failed_rows_file: failed.count ? failed.path : null };
-  out.end(summary, `revoked ${counts.revoked}, already revoked ${counts.already_revoked}, failed ${failed.count} of ${rows} rows from ${opts.file === "-" ? "stdin" : basename(opts.file)}`);
+  out!.end(summary, `revoked ${counts.revoked}, already revoked ${counts.already_revoked}, failed ${failed.count} of ${rows} rows from ${opts.file === "-" ? "stdin" : basename(opts.file)}`);
   if (failed.count > 0) {
     process.stderr.write(`error: ${failed.count} of ${rows} revocations failed; failed rows in ${failed.path}\n`);
     return 1;
