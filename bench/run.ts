@@ -12,7 +12,7 @@ import { fileSize, ROOT, startProcess, talosEntry, type Proc } from "./proc.js";
 import { paced } from "./paced.js";
 import { formatSummary, summarise, type ProfileSummary } from "./profile-summary.js";
 import { round } from "./stats.js";
-import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
+import { findWrk, runWrk, SEQ, type WrkRequest } from "./wrk.js";
 
 /**
  * `npm run bench [-- --quick] [-- --compare bench/results/<file>.json]`
@@ -373,7 +373,7 @@ async function embeddedScenarios() {
   const batchProbe = await call(url, BATCH, JSON.parse(batchBody));
   if (batchProbe.headers.get("ory-talos-cache") !== "HIT") throw new Error(`batchVerify is not all hits: ${batchProbe.headers.get("ory-talos-cache")}`);
   await measure("batch_verify_100", "batchVerify, 100 warm keys per request", "embedded", url, { path: BATCH, body: batchBody }, { perRequest: KEYS, unit: "credentials" });
-  await measure("issue", "issue a key", "embedded", url, { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) });
+  await writeRows("embedded", url);
 
   const derive = await call(url, "/v2alpha1/admin/apiKeys:derive", { credential: seeded.secrets[0] });
   if (derive.status === 200) {
@@ -384,6 +384,33 @@ async function embeddedScenarios() {
     results.rows.push({ id: "derive_jwt", title: "derive a JWT (Ed25519)", db: "embedded", rps: 0, p50: 0, p99: 0, max: 0, errors: 0, non2xx: 0, total: 0, ratio: null, client: "-", note: reason });
   }
   await stop(proc);
+}
+
+/**
+ * Write throughput (issue, import, revoke), each acknowledged after its commit. Revoke needs a
+ * fresh key per request: keys are imported beforehand in batches of 1000, sized from the import
+ * row's rate; a run that used them all up shows 409s in its non-2xx column (a lower bound then).
+ */
+async function writeRows(db: string, url: string) {
+  const suffix = db === "embedded" ? "" : `_${db}`;
+  await measure(`issue${suffix}`, "issue a key", db, url, { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) });
+  const importBody = JSON.stringify({ ...issueBody(0), raw_key: `sk_bench_${SEQ}` });
+  const imp = await measure(`import${suffix}`, "import a key (a new raw key each request)", db, url, { path: "/v2alpha1/admin/importedApiKeys", body: importBody });
+  const need = Math.min(200_000, Math.max(2000, Math.ceil(imp.rps * 2 * (DURATION + WARMUP))));
+  const ids: string[] = [];
+  for (let made = 0; made < need; made += 1000) {
+    const batch = Array.from({ length: 1000 }, () => ({ ...issueBody(0), raw_key: `sk_revoke_${randomBytes(16).toString("hex")}` }));
+    const r = await call(url, "/v2alpha1/admin/importedApiKeys:batchCreate", { requests: batch });
+    if (r.status !== 200 || r.body.failure_count !== 0) throw new Error(`revoke seeding failed: ${r.status} ${r.text.slice(0, 300)}`);
+    for (const item of r.body.results as { imported_api_key: { key_id: string } }[]) ids.push(item.imported_api_key.key_id);
+  }
+  const revokes = ids.map((id) => ({ method: "POST", path: `/v2alpha1/admin/importedApiKeys/${id}:revoke`, body: "{}" }));
+  if (!WRK) return log("revoke row skipped: autocannon repeats a request list per connection (install wrk)");
+  // the warm-up gets its own keys: wrk starts each run at the first request of its list
+  const warmKeys = Math.ceil(revokes.length * (WARMUP / (DURATION + WARMUP)));
+  if (WARMUP > 0) await drive(url, { requests: revokes.slice(0, warmKeys) }, WARMUP);
+  log(`revoke: ${revokes.length - warmKeys} imported keys left to revoke`);
+  await measure(`revoke${suffix}`, "revoke a key (each key once)", db, url, { requests: revokes.slice(warmKeys) }, { warmup: false });
 }
 
 /** An open-loop run at an even `rate` (bench/paced.ts), as a result row. */
@@ -538,6 +565,7 @@ async function postgresScenarios(admin: string) {
       before = after;
     }
     results.invalidDbProof = proof;
+    await writeRows("postgres", url); // after the proof: writes are transactions
     await stop(proc);
 
     log(`pg-direct: postgres.js alone, ${CONNECTIONS} in flight, pool 10`);
