@@ -113,6 +113,7 @@ interface Results {
   cacheMemory: Record<string, number> | null;
   logging: Record<string, number> | null;
   profile: ProfileSummary | null;
+  profileIssue?: ProfileSummary & { db: string };
   targets: Target[];
 }
 
@@ -479,34 +480,51 @@ async function reachable(u: string): Promise<boolean> {
   });
 }
 
-/** The warm-cache run once more under the CPU profiler (not a measured row). */
-async function profile() {
+/**
+ * A scenario run once more under the CPU profiler (not a measured row): verify with a warm cache,
+ * and issue (the write path) on PostgreSQL when a DSN is given, else on the embedded database.
+ */
+async function profile(kind: "verify" | "issue") {
   if (args["no-profile"] || QUICK) return;
-  const profDir = `${work}/prof`;
+  const profDir = `${work}/prof-${kind}`;
   mkdirSync(profDir);
-  const { proc, url } = await startTalos("talos-profiled", "memory", { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`] });
-  const seeded = await seed(url);
-  for (const s of seeded.secrets) await call(url, VERIFY, { credential: s });
-  const reqs = seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) }));
-  log(`profile: verify warm under --cpu-prof for ${PROFILE_SECONDS}s (not a measured row)`);
-  const loadStarted = Date.now();
-  await drive(url, { requests: reqs }, PROFILE_SECONDS);
-  const code = await proc.stop();
-  const windowMs = Date.now() - loadStarted;
-  procs.splice(procs.indexOf(proc), 1);
-  // one profile per thread (tsx's loader runs in a worker): the main thread's is the largest
-  const file = readdirSync(profDir)
-    .filter((f) => f.endsWith(".cpuprofile"))
-    .map((f) => ({ f, size: fileSize(`${profDir}/${f}`) }))
-    .sort((a, b) => b.size - a.size)[0]?.f;
-  if (code !== 0 || !file) {
-    log(`profile: server exited ${code}, no profile written`);
-    return;
+  let db = "memory";
+  let dropDb: (() => Promise<void>) | null = null;
+  if (kind === "issue" && PG_ADMIN_DSN) {
+    const d = await createBenchDatabase(PG_ADMIN_DSN);
+    db = d.dsn;
+    dropDb = () => d.drop();
   }
-  results.profile = summarise(`${profDir}/${file}`, 15, windowMs);
-  if (!QUICK) {
+  try {
+    const { proc, url } = await startTalos(`talos-profiled-${kind}`, db, { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`], migrate: dropDb !== null });
+    let load: Load;
+    if (kind === "verify") {
+      const seeded = await seed(url);
+      for (const s of seeded.secrets) await call(url, VERIFY, { credential: s });
+      load = { requests: seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) })) };
+    } else load = { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) };
+    log(`profile: ${kind} (${dropDb ? "postgres" : kind === "verify" ? "cache warm" : "embedded"}) under --cpu-prof for ${PROFILE_SECONDS}s (not a measured row)`);
+    const loadStarted = Date.now();
+    await drive(url, load, PROFILE_SECONDS);
+    const code = await proc.stop();
+    const windowMs = Date.now() - loadStarted;
+    procs.splice(procs.indexOf(proc), 1);
+    // one profile per thread (tsx's loader runs in a worker): the main thread's is the largest
+    const file = readdirSync(profDir)
+      .filter((f) => f.endsWith(".cpuprofile"))
+      .map((f) => ({ f, size: fileSize(`${profDir}/${f}`) }))
+      .sort((a, b) => b.size - a.size)[0]?.f;
+    if (code !== 0 || !file) {
+      log(`profile: server exited ${code}, no profile written`);
+      return;
+    }
+    const summary = summarise(`${profDir}/${file}`, 15, windowMs);
+    if (kind === "verify") results.profile = summary;
+    else results.profileIssue = { db: dropDb ? "postgres" : "embedded", ...summary };
     mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(`${resultsDir}/latest.cpuprofile`, readFileSync(`${profDir}/${file}`));
+    writeFileSync(`${resultsDir}/latest-${kind}.cpuprofile`, readFileSync(`${profDir}/${file}`));
+  } finally {
+    await dropDb?.();
   }
 }
 
@@ -690,6 +708,7 @@ function markdown(): string {
   L.push("| target | measured | met |", "| --- | --- | --- |");
   for (const t of results.targets) L.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} |`);
   if (results.profile) L.push("", "Profile of the server during verify (cache warm), top frames by self time:", "", formatSummary(results.profile));
+  if (results.profileIssue) L.push("", `Profile of the server during issue (${results.profileIssue.db}), top frames by self time:`, "", formatSummary(results.profileIssue));
   return L.join("\n") + "\n";
 }
 
@@ -750,7 +769,8 @@ async function main() {
   await embeddedScenarios();
   if (PG_ADMIN_DSN) await postgresScenarios(PG_ADMIN_DSN);
   else log("PostgreSQL scenarios skipped: set TALOS_BENCH_DSN (or TALOS_TEST_DSN) to run them");
-  await profile();
+  await profile("verify");
+  await profile("issue");
   await cacheMemory();
   results.meta.loadavgEnd = loadavg().map((x) => round(x, 1));
   judge();
