@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { FailedRows, progress, ResultWriter } from "./bulk-output.js";
 import { revokeTarget } from "./bulk-rows.js";
 import { ApiError, createClient, seg, type Client } from "./client.js";
-import { parseReason, type CommonOptions } from "./parse.js";
+import { parseReason, UsageError, type CommonOptions } from "./parse.js";
 import { inputFormat, openInput, readRows } from "./rows.js";
 
 export type BulkRevokeOptions = CommonOptions & {
@@ -59,7 +59,7 @@ async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): 
 export async function bulkRevokeCommand(opts: BulkRevokeOptions): Promise<number> {
   const format = inputFormat(opts.file, opts.inputFormat);
   const concurrency = opts.concurrency === undefined ? 8 : Number(opts.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new Error("--concurrency must be an integer from 1 to 64");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError("--concurrency must be an integer from 1 to 64");
   const label = opts.file === "-" ? "stdin" : opts.file;
   const failed = new FailedRows(opts.failedFile ?? (opts.file === "-" ? "bulk-revoke.failed.jsonl" : `${opts.file}.failed.jsonl`));
   const client = createClient(opts);
