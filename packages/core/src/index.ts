@@ -16,5 +16,6 @@ export * from "./verify/cache.js";
 export * from "./verify/last-used.js";
 export * from "./runtime.js";
 export * from "./version.js";
+export * from "./trace.js";
 export * from "./ratelimit/index.js";
 export * from "./tokens/index.js";

@@ -8,6 +8,7 @@ import { createKeyCache, type KeyCache } from "./verify/cache.js";
 import { LastUsedQueue } from "./verify/last-used.js";
 import { createVerifier, type Limiter, type TokenVerifier, type Verifier, type VerifierDeps } from "./verify/verifier.js";
 import { NIL_NID, type KeyKind } from "./types.js";
+import type { Tracer } from "./trace.js";
 
 export const INVALIDATION_CHANNEL = "talos_cache_invalidate";
 
@@ -38,6 +39,8 @@ export interface RuntimeOptions {
   observers?: RuntimeObservers;
   /** extra invalidation transport (Redis pub/sub): publish after commit */
   publish?: (msg: InvalidationMessage) => Promise<void>;
+  /** spans of the verify pipeline (tracing.enabled); absent when tracing is off */
+  tracer?: Tracer | null;
 }
 
 export interface Runtime {
@@ -106,6 +109,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     observe: obs.verification,
     observeLimiter: obs.limiter,
     onLimiterError: () => obs.warn?.("rate limiter unavailable"),
+    tracer: opts.tracer ?? null,
   });
 
   let unlisten: (() => Promise<void>) | null = null;
