@@ -52,14 +52,13 @@ const REQUEST_MSG = "HTTP request completed";
 
 /** trace_id and span_id of the active sampled span (docs/observability.md#tracing); {} without one. */
 export function traceLogFields(): Record<string, string> {
+  // a fresh object each time: pino assigns the line's own fields into it
   const span = trace.getActiveSpan();
-  if (!span) return NO_TRACE;
+  if (!span) return {};
   const c = span.spanContext();
-  if ((c.traceFlags & 1) === 0) return NO_TRACE;
+  if ((c.traceFlags & 1) === 0) return {};
   return { trace_id: c.traceId, span_id: c.spanId };
 }
-
-const NO_TRACE: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function traceJson(): string {
   const t = traceLogFields();

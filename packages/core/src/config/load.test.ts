@@ -108,7 +108,7 @@ const DEFAULTS: Config = {
     endpoint: "http://localhost:4318",
     sample_rate: 0.001,
   },
-  usage: { retention: 90 * 24 * H },
+  usage: { retention: 90 * 24 * H, max_pending: 100_000 },
 };
 
 describe("defaults", () => {

@@ -178,6 +178,7 @@ const tracingSchema = section({
 // docs/observability.md#usage-history
 const usageSchema = section({
   retention: leaf("duration", durationSchema({ min: 3_600_000 }).prefault("90d").describe("How long per-key hourly usage counts are kept (at least 1h).")),
+  max_pending: leaf("int", intSchema(1000, 10_000_000).prefault(100_000).describe("Distinct (key, hour, outcome) counts kept in memory between flushes (every last_used.flush_interval); beyond it new ones are dropped and counted.")),
 });
 
 export const configSchema = mapping({

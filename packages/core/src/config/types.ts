@@ -76,5 +76,5 @@ export interface Config {
     sample_rate: number;
   };
   /** per-key hourly usage counts; retention in ms */
-  usage: { retention: number };
+  usage: { retention: number; max_pending: number };
 }

@@ -8,6 +8,7 @@ import { createKeyReader } from "./key-reader.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { StoreUnavailableError } from "../store/errors.js";
 import type { TraceSpan, Tracer } from "../trace.js";
+import { usageOutcome, type UsageCounter } from "../usage/counter.js";
 import { bareFailure, combineCacheOutcomes, keyOutcome, type CacheOutcome, type TokenType, type Verification } from "./result.js";
 
 export type CacheMode = "default" | "no-cache" | "no-store";
@@ -37,6 +38,8 @@ export interface VerifierDeps {
   observe?: (v: Verification) => void;
   observeLimiter?: (decision: "allowed" | "limited" | "error", backend: string) => void;
   onLimiterError?: (e: unknown) => void;
+  /** per-key hourly counts by outcome (docs/observability.md#usage-history) */
+  usage?: UsageCounter | null;
   /** spans of the pipeline's steps; null or absent when tracing is off */
   tracer?: Tracer | null;
 }
@@ -88,6 +91,13 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   const rl = ctx.config.rate_limit;
   const limiter = rl.enabled ? deps.limiter : null;
   const tr = deps.tracer ?? null;
+  const usage = deps.usage ?? null;
+
+  /** Counts a verification of a known key id: a found record, or an issued key whose checksum held. */
+  function count(keyId: string, v: Verification, now: number): void {
+    const o = usageOutcome(v.errorCode);
+    if (o) usage!.record(nid, keyId, o, now);
+  }
 
   function route(credential: string): Lookup {
     if (credential === "") return { done: bareFailure(VerificationError.INVALID_FORMAT, null, "credential is required") };
@@ -154,6 +164,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
 
   function finish(v: Verification, rec: CachedKey | null, now: number): Verification {
     if (v.isValid && rec) deps.lastUsed?.record(nid, rec.keyId, rec.lastUsedTime, now);
+    if (usage && rec) count(rec.keyId, v, now);
     deps.observe?.(v);
     return v;
   }
@@ -185,7 +196,11 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     const now = clock();
     if (s.failed) return finish({ ...bareFailure(VerificationError.INTERNAL, s.kind), cache: s.cache }, null, now);
     const rec = s.rec;
-    if (!rec || rec.kind !== s.kind) return finish({ ...bareFailure(VerificationError.NOT_FOUND, s.kind), cache: s.cache }, null, now);
+    if (!rec || rec.kind !== s.kind) {
+      // imported-key ids are hashes of any input: counting them would let anyone fill the table
+      if (usage && s.kind === "issued") usage.record(nid, s.keyId, "not_found", now);
+      return finish({ ...bareFailure(VerificationError.NOT_FOUND, s.kind), cache: s.cache }, null, now);
+    }
     const v = gates(rec, opts, now);
     if (v instanceof Promise) return v.then((x) => done(x, s, rec, now));
     return done(v, s, rec, now);
@@ -198,6 +213,8 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
 
   async function token(type: TokenType, credential: string, opts: VerifyOptions): Promise<Verification> {
     const v = deps.tokens ? await deps.tokens.verify(type, credential, opts.clientIp) : bareFailure(VerificationError.INVALID_FORMAT, type);
+    // a derived token counts against the key it was derived from
+    if (usage && v.keyId) count(v.keyId, v, clock());
     deps.observe?.(v);
     return v;
   }
