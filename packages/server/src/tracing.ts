@@ -63,9 +63,12 @@ export function createTracing(cfg: Config["tracing"], version: string): Tracing 
   const propagator = new W3CTraceContextPropagator();
   const serverSpans = new WeakSet<Span>();
 
+  // Inner spans exist only under a recording span: an unsampled request (most of them at the default
+  // rate) skips span creation, and work outside a request starts no traces of its own.
   const tracer: Tracer = {
-    start: (name, attrs) => wrap(otel.startSpan(name, { attributes: attrs })),
+    start: (name, attrs) => (trace.getActiveSpan()?.isRecording() ? wrap(otel.startSpan(name, { attributes: attrs })) : NOOP_SPAN),
     run(name, attrs, fn) {
+      if (!trace.getActiveSpan()?.isRecording()) return fn(NOOP_SPAN);
       return otel.startActiveSpan(name, { attributes: attrs }, async (span) => {
         try {
           return await fn(wrap(span));
@@ -91,6 +94,8 @@ export function createTracing(cfg: Config["tracing"], version: string): Tracing 
         const parent = propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
         const method = req.method ?? "GET";
         const span = otel.startSpan(method, { kind: SpanKind.SERVER, attributes: { "http.request.method": method } }, parent);
+        // not sampled: nothing below would record, so the request runs outside any trace context
+        if (!span.isRecording()) return listener(req, res);
         serverSpans.add(span);
         res.once("close", () => {
           span.setAttribute("http.response.status_code", res.statusCode);
@@ -110,6 +115,8 @@ export function createTracing(cfg: Config["tracing"], version: string): Tracing 
     shutdown: () => provider.shutdown(),
   };
 }
+
+const NOOP_SPAN: TraceSpan = { set: () => {}, fail: () => {}, end: () => {} };
 
 function wrap(span: Span): TraceSpan {
   return {
