@@ -18,3 +18,4 @@ export * from "./fast-route.js";
 export * from "./respond.js";
 export * from "./client-error.js";
 export * from "./schemas/usage.js";
+export * from "./readiness-metric.js";

@@ -14,7 +14,7 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
-import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
+import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { databaseReady, openDatabase } from "./database.js";
@@ -168,6 +168,8 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     observeRequest,
     inFlight: metrics.inFlight,
   };
+
+  watchReadiness(metrics.registry, deps);
 
   const apis: Listening[] = [];
   const probes: Listening[] = [];
