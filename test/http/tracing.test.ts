@@ -3,6 +3,7 @@ import type { Listening } from "@talos/server";
 import { TEST_SECRET, startTestServer, type TestServer } from "../support/harness.js";
 import { ISSUED, VERIFY, actor } from "../support/http-expect.js";
 import { startOtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.js";
+import { REDIS_URL, redisAddr } from "../support/redis.js";
 
 /** docs/observability.md#tracing: spans reach a real OTLP/HTTP receiver with the documented names and parents. */
 describe("OpenTelemetry tracing", () => {
@@ -10,6 +11,9 @@ describe("OpenTelemetry tracing", () => {
   /** sample_rate 1: every request traced */
   let on: TestServer;
   let onApi: Listening;
+  /** sample_rate 1, the Redis rate limiter and invalidations over Redis (when TALOS_TEST_REDIS_URL is set) */
+  let withRedis: TestServer | null = null;
+  let withRedisApi: Listening;
   /** sample_rate 0: only requests with a sampled traceparent */
   let off: TestServer;
   let offApi: Listening;
@@ -21,11 +25,20 @@ describe("OpenTelemetry tracing", () => {
     onApi = await on.built.listen("all", { host: "127.0.0.1", port: 0 });
     off = await startTestServer({ overrides: { ...tracing, "tracing.sample_rate": 0 } });
     offApi = await off.built.listen("all", { host: "127.0.0.1", port: 0 });
+    if (REDIS_URL) {
+      withRedis = await startTestServer({
+        overrides: { ...tracing, "tracing.sample_rate": 1, "cache.redis.addrs": [redisAddr(REDIS_URL)], "cache.redis.db": 9, "rate_limit.backend": "redis" },
+      });
+      withRedisApi = await withRedis.built.listen("all", { host: "127.0.0.1", port: 0 });
+    } else {
+      console.warn("\n!!! SKIPPED: the Redis spans of test/http/tracing.test.ts — set TALOS_TEST_REDIS_URL=redis://127.0.0.1:6379 to run them (CI does).\n");
+    }
   });
 
   afterAll(async () => {
     await on?.close();
     await off?.close();
+    await withRedis?.close();
     await receiver?.close();
   });
 
@@ -35,7 +48,8 @@ describe("OpenTelemetry tracing", () => {
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as any, requestId: res.headers.get("x-request-id") };
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any, requestId: res.headers.get("x-request-id") };
   }
 
   /** flushes the server's exporter and returns the spans of the trace whose server span has this request id */
@@ -126,4 +140,26 @@ describe("OpenTelemetry tracing", () => {
     expect(receiver.spans.slice(before).filter((s) => ids.includes(s.attributes["talos.request_id"] as string))).toEqual([]);
     expect(receiver.spans.slice(before).filter((s) => s.resource["service.name"] === "talos" && s.traceId === "5bf92f3577b34da6a3ce929d0e0e4736")).toEqual([]);
   });
+
+  // defined only with Redis (loudly reported above otherwise), so nothing is skipped
+  if (REDIS_URL) {
+    it("Redis calls: the shared rate limiter's decision and the invalidation PUBLISH are spans", async () => {
+      const s = withRedis!;
+      const issued = await post(withRedisApi, ISSUED, { name: "limited", actor_id: actor("trace"), rate_limit_policy: { quota: "5", window: "60s" } });
+      expect(issued.status).toBe(201);
+      const v = await post(withRedisApi, VERIFY, { credential: issued.body.secret });
+      expect(v.body.is_valid).toBe(true);
+      const spans = await traceOf(s, v.requestId);
+      const limit = one(spans, "talos.verify.rate_limit");
+      expect(limit.parentSpanId).toBe(one(spans, "talos.verify").spanId);
+      expect(limit.attributes).toMatchObject({ "talos.rate_limit.backend": "redis", "talos.rate_limit.allowed": true });
+
+      const revoke = await post(withRedisApi, `${ISSUED}/${issued.body.issued_api_key.key_id}:revoke`, {});
+      expect(revoke.status).toBe(204);
+      const revokeSpans = await traceOf(s, revoke.requestId);
+      const publish = one(revokeSpans, "talos.redis.publish");
+      expect(publish.attributes).toMatchObject({ "db.system.name": "redis", "db.operation.name": "PUBLISH" });
+      expect(publish.parentSpanId).toBe(one(revokeSpans, `POST ${ISSUED}/{key_id}:revoke`).spanId);
+    });
+  }
 });

@@ -22,7 +22,7 @@ import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
 import { signingKeys } from "./signing-keys.js";
-import { tracedStore } from "./traced-store.js";
+import { tracedPublish, tracedStore } from "./traced-store.js";
 import { createTracing } from "./tracing.js";
 
 /** What createServer takes besides the config: the process's logger and clock, and start-up flags. */
@@ -121,7 +121,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       },
       warn: (msg) => logger.warn({}, msg),
     },
-    publish: redis?.publish,
+    publish: redis && tracing ? tracedPublish(redis.publish, tracing.tracer) : redis?.publish,
   });
   try {
     await runtime.start();

@@ -1,4 +1,4 @@
-import type { Repo, Store, Tracer } from "@talos/core";
+import type { InvalidationMessage, Repo, Store, Tracer } from "@talos/core";
 
 /**
  * The store with a span around every repository call and transaction (docs/observability.md#tracing).
@@ -37,4 +37,9 @@ function tracedRepo(repo: Repo, tracer: Tracer, system: string): Repo {
       return w;
     },
   });
+}
+
+/** The Redis PUBLISH of a cache invalidation, in a span (the other Redis call, the shared rate limiter, is talos.verify.rate_limit). */
+export function tracedPublish(publish: (msg: InvalidationMessage) => Promise<void>, tracer: Tracer) {
+  return (msg: InvalidationMessage) => tracer.run("talos.redis.publish", { "db.system.name": "redis", "db.operation.name": "PUBLISH" }, () => publish(msg));
 }
