@@ -111,7 +111,7 @@ describe("deploy/: dashboard and alert rules", () => {
     await s?.close();
   });
 
-  it("the files reference something: 9 alert rules, a dashboard of panels with queries", () => {
+  it("the files reference something: 10 alert rules, a dashboard of panels with queries", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       "TalosDown",
       "TalosNotReady",
@@ -122,6 +122,7 @@ describe("deploy/: dashboard and alert rules", () => {
       "TalosDatabaseErrors",
       "TalosCacheInvalidationErrors",
       "TalosRateLimiterErrors",
+      "TalosUsageCountsLost",
     ]);
     expect(expressions.length).toBeGreaterThan(30);
     expect(references('sum by (le) (rate(http_request_duration_seconds_bucket{route="/x", job=~"$job"}[5m])) / 2')).toEqual([
@@ -154,7 +155,7 @@ describe("deploy/: dashboard and alert rules", () => {
     expect(text).toMatch(/^talos_ready 1$/m);
   });
 
-  it("alert rules pass promtool check rules (or, without Prometheus's tools, the rule file schema)", () => {
+  it("alert rules pass promtool check rules and their unit tests (or, without Prometheus's tools, the rule file schema)", () => {
     for (const r of rules) {
       expect(typeof r.alert, "every rule is an alert").toBe("string");
       expect(r.expr.trim()).not.toBe("");
@@ -169,6 +170,10 @@ describe("deploy/: dashboard and alert rules", () => {
     }
     expect(promtool.status, promtool.stdout + promtool.stderr).toBe(0);
     expect(promtool.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
+    // the rules' unit tests: series in, the expected alerts (labels and rendered annotations) out
+    const unit = spawnSync("promtool", ["test", "rules", path.join(REPO_ROOT, "deploy/prometheus/alerts.test.yml")], { encoding: "utf8" });
+    expect(unit.status, unit.stdout + unit.stderr).toBe(0);
+    expect(unit.stdout).toContain("SUCCESS");
   });
 
   it("the dashboard is well-formed: unique panel ids, every query on the datasource variable, panels within 24 columns", () => {

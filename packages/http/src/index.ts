@@ -19,3 +19,4 @@ export * from "./respond.js";
 export * from "./client-error.js";
 export * from "./schemas/usage.js";
 export * from "./readiness-metric.js";
+export * from "./usage-metrics.js";

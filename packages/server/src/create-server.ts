@@ -14,7 +14,7 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
-import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
+import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { databaseReady, openDatabase } from "./database.js";
@@ -170,6 +170,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   };
 
   watchReadiness(metrics.registry, deps);
+  watchUsage(metrics.registry, runtime.usage);
 
   const apis: Listening[] = [];
   const probes: Listening[] = [];
