@@ -8,6 +8,7 @@ import { createKeyReader } from "./key-reader.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { StoreUnavailableError } from "../store/errors.js";
 import type { TraceSpan, Tracer } from "../trace.js";
+import { annotate } from "./span-attributes.js";
 import { usageOutcome, type UsageCounter } from "../usage/counter.js";
 import { bareFailure, combineCacheOutcomes, keyOutcome, type CacheOutcome, type TokenType, type Verification } from "./result.js";
 
@@ -299,18 +300,6 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       return { record: rec };
     },
   };
-}
-
-const CODE_NAMES = ["UNSPECIFIED", "INVALID_FORMAT", "EXPIRED", "REVOKED", "NOT_FOUND", "SIGNATURE_INVALID", "INTERNAL", "IP_NOT_ALLOWED", "RATE_LIMITED"];
-
-/** The verify span's result attributes: never the credential, only what the answer itself shows. */
-function annotate(span: TraceSpan, v: Verification): void {
-  span.set("talos.verification.valid", v.isValid);
-  span.set("talos.verification.error", CODE_NAMES[v.errorCode] ?? "INTERNAL");
-  span.set("talos.credential.type", v.credentialType ?? "unknown");
-  span.set("talos.cache.outcome", v.cache);
-  if (v.keyId) span.set("talos.key.id", v.keyId);
-  if (v.errorCode === VerificationError.INTERNAL) span.fail("verification failed internally");
 }
 
 /**
