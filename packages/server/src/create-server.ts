@@ -85,7 +85,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const redis = await connectRedis(config, logger);
   const limiter = config.rate_limit.backend === "redis" && redis ? createRedisRateLimiter(redis.client) : createMemoryRateLimiter();
 
-  const tracing = config.tracing.enabled ? createTracing(config.tracing, VERSION) : null;
+  const tracing = config.tracing.enabled ? createTracing(config.tracing, VERSION, logger) : null;
   const metrics = createMetrics();
   if (d.clusterWorker) shareMetricsWithPrimary(metrics.registry);
   metrics.watchStore(store.stats);

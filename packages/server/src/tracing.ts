@@ -11,12 +11,12 @@ import {
   type Tracer as OtelTracer,
 } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { ExportResultCode, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Config, SpanAttributes, TraceSpan, Tracer } from "@talos/core";
-import type { RequestObserver } from "@talos/http";
+import type { Logger, RequestObserver } from "@talos/http";
 
 /** OpenTelemetry behind core's tracing seam (docs/observability.md#tracing); built only when tracing.enabled. */
 export interface Tracing {
@@ -46,7 +46,7 @@ export function tracesUrl(endpoint: string): string {
   return url.toString();
 }
 
-export function createTracing(cfg: Config["tracing"], version: string): Tracing {
+export function createTracing(cfg: Config["tracing"], version: string, logger?: Logger): Tracing {
   // one context manager per process (AsyncLocalStorage); it carries the active span across awaits
   if (!contextManagerSet) {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -57,7 +57,7 @@ export function createTracing(cfg: Config["tracing"], version: string): Tracing 
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes(resource),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.sample_rate) }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(cfg.endpoint) }))],
+    spanProcessors: [new BatchSpanProcessor(warnOnFailure(new OTLPTraceExporter({ url: tracesUrl(cfg.endpoint) }), tracesUrl(cfg.endpoint), logger))],
   });
   const otel = provider.getTracer("talos", version);
   const propagator = new W3CTraceContextPropagator();
@@ -113,6 +113,28 @@ export function createTracing(cfg: Config["tracing"], version: string): Tracing 
     },
     flush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
+  };
+}
+
+const EXPORT_WARN_INTERVAL_MS = 5 * 60_000;
+
+/** The exporter, with a warning when an export fails (at most one per 5 minutes: a down collector would repeat it every batch). */
+function warnOnFailure(exporter: SpanExporter, url: string, logger: Logger | undefined): SpanExporter {
+  let warnedAt = -Infinity;
+  return {
+    export(spans, done) {
+      exporter.export(spans, (result) => {
+        const now = Date.now();
+        if (result.code !== ExportResultCode.SUCCESS && logger && now - warnedAt >= EXPORT_WARN_INTERVAL_MS) {
+          warnedAt = now;
+          // the error's name only: collector answers are not ours to copy into logs
+          logger.warn({ endpoint: url, spans: spans.length, error: result.error?.name ?? "unknown" }, "tracing: exporting spans failed; they are dropped");
+        }
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
   };
 }
 
