@@ -23,6 +23,7 @@ interface Service {
   depends_on?: Record<string, { condition?: string }> | string[];
   restart?: string;
   volumes?: string[];
+  profiles?: string[];
 }
 
 const read = (f: string) => readFileSync(path.join(REPO_ROOT, f), "utf8");
@@ -46,7 +47,14 @@ function published(p: NonNullable<Service["ports"]>[number]): { host: string; ho
 
 describe("docker-compose.yml", () => {
   it("has the split topology: postgres, a one-shot migrate, admin, public and nginx", () => {
-    expect(Object.keys(services).sort()).toEqual(["admin", "migrate", "nginx", "postgres", "public"]);
+    // Prometheus and Grafana start only with `--profile observability` (docs/observability.md#dashboards-and-alerts)
+    const byDefault = Object.entries(services).filter(([, s]) => s.profiles === undefined);
+    expect(byDefault.map(([n]) => n).sort()).toEqual(["admin", "migrate", "nginx", "postgres", "public"]);
+    const optional = Object.entries(services).filter(([, s]) => s.profiles !== undefined);
+    expect(optional.map(([n, s]) => [n, s.profiles])).toEqual([
+      ["prometheus", ["observability"]],
+      ["grafana", ["observability"]],
+    ]);
     expect(talosServices.map(([n]) => n).sort()).toEqual(["admin", "migrate", "public"]);
     for (const [name, s] of talosServices) {
       expect(s.image, name).toBe(TALOS_IMAGE);

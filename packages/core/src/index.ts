@@ -16,5 +16,7 @@ export * from "./verify/cache.js";
 export * from "./verify/last-used.js";
 export * from "./runtime.js";
 export * from "./version.js";
+export * from "./trace.js";
+export * from "./usage/counter.js";
 export * from "./ratelimit/index.js";
 export * from "./tokens/index.js";

@@ -6,8 +6,13 @@ import type { Store } from "./store/types.js";
 import { noopHooks, type AuditEvent, type ServiceContext } from "./services/context.js";
 import { createKeyCache, type KeyCache } from "./verify/cache.js";
 import { LastUsedQueue } from "./verify/last-used.js";
+import { UsageCounter } from "./usage/counter.js";
 import { createVerifier, type Limiter, type TokenVerifier, type Verifier, type VerifierDeps } from "./verify/verifier.js";
 import { NIL_NID, type KeyKind } from "./types.js";
+import type { Tracer } from "./trace.js";
+
+/** Usage counts per upsert statement: one round trip covers many keys' hours. */
+const USAGE_FLUSH_ROWS = 1000;
 
 export const INVALIDATION_CHANNEL = "talos_cache_invalidate";
 
@@ -38,6 +43,8 @@ export interface RuntimeOptions {
   observers?: RuntimeObservers;
   /** extra invalidation transport (Redis pub/sub): publish after commit */
   publish?: (msg: InvalidationMessage) => Promise<void>;
+  /** spans of the verify pipeline (tracing.enabled); absent when tracing is off */
+  tracer?: Tracer | null;
 }
 
 export interface Runtime {
@@ -46,6 +53,7 @@ export interface Runtime {
   verifier: Verifier;
   cache: KeyCache | null;
   lastUsed: LastUsedQueue;
+  usage: UsageCounter;
   /** evicts an entry announced by another instance */
   applyInvalidation(raw: string): void;
   /** starts LISTEN (PostgreSQL) for cross-instance invalidation */
@@ -69,6 +77,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     flushSize: config.last_used.flush_size,
     flushIntervalMs: config.last_used.flush_interval,
     onError: () => obs.warn?.("last_used flush failed"),
+  });
+  const usage = new UsageCounter(store, {
+    maxCells: config.usage.max_pending,
+    flushSize: USAGE_FLUSH_ROWS,
+    flushIntervalMs: config.last_used.flush_interval,
+    retentionMs: config.usage.retention,
+    now: clock,
+    onError: () => obs.warn?.("usage flush failed"),
   });
   const notifyInDb = store.driver === "postgres";
   const message = (kind: KeyKind, keyId: string): InvalidationMessage => ({ nid, kind, key_id: keyId, origin: instanceId });
@@ -102,10 +118,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     cache,
     limiter: opts.limiter ?? null,
     lastUsed,
+    usage,
     tokens: opts.tokens ?? null,
     observe: obs.verification,
     observeLimiter: obs.limiter,
     onLimiterError: () => obs.warn?.("rate limiter unavailable"),
+    tracer: opts.tracer ?? null,
   });
 
   let unlisten: (() => Promise<void>) | null = null;
@@ -127,6 +145,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     verifier,
     cache,
     lastUsed,
+    usage,
     applyInvalidation,
     async start() {
       if (!cache || !notifyInDb) return;
@@ -136,6 +155,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     async close() {
       await unlisten?.();
       await lastUsed.close();
+      await usage.close();
     },
   };
 }

@@ -17,3 +17,6 @@ export * from "./log-path.js";
 export * from "./fast-route.js";
 export * from "./respond.js";
 export * from "./client-error.js";
+export * from "./schemas/usage.js";
+export * from "./readiness-metric.js";
+export * from "./usage-metrics.js";

@@ -14,7 +14,7 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
-import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
+import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { databaseReady, openDatabase } from "./database.js";
@@ -22,6 +22,8 @@ import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
 import { refreshSigningKeys, signingKeys } from "./signing-keys.js";
+import { tracedPublish, tracedStore } from "./traced-store.js";
+import { createTracing } from "./tracing.js";
 
 /** What createServer takes besides the config: the process's logger and clock, and start-up flags. */
 export interface ServerDeps {
@@ -68,6 +70,8 @@ export interface TalosServer {
   ready(): Promise<string | null>;
   /** reports not-ready, then closes the listeners gracefully (in-flight requests finish, up to graceMs) */
   drain(graceMs: number): Promise<void>;
+  /** exports the finished spans now (tracing.enabled); resolves at once when tracing is off */
+  flushTraces(): Promise<void>;
   /** drains (when not done yet), then stops background work and closes every connection */
   close(graceMs?: number): Promise<void>;
 }
@@ -82,6 +86,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const redis = await connectRedis(config, logger);
   const limiter = config.rate_limit.backend === "redis" && redis ? createRedisRateLimiter(redis.client) : createMemoryRateLimiter();
 
+  const tracing = config.tracing.enabled ? createTracing(config.tracing, VERSION, logger) : null;
   const metrics = createMetrics();
   if (d.clusterWorker) shareMetricsWithPrimary(metrics.registry);
   metrics.watchStore(store.stats);
@@ -90,14 +95,16 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const extra = d.observers ?? {};
   const runtime = createRuntime({
     config,
-    store,
+    store: tracing ? tracedStore(store, tracing.tracer) : store,
     clock,
     limiter,
+    tracer: tracing?.tracer,
     tokens: createTokenVerifier({ config, clock, nid: NIL_NID, keys }),
     observers: {
       event: (e) => {
         m.event?.(e);
         audit.event?.(e);
+        tracing?.tracer.event(e.event, { "talos.key.id": e.keyId, "talos.key.kind": e.kind });
         extra.event?.(e);
       },
       verification: (v) => {
@@ -115,7 +122,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       },
       warn: (msg) => logger.warn({}, msg),
     },
-    publish: redis?.publish,
+    publish: redis && tracing ? tracedPublish(redis.publish, tracing.tracer) : redis?.publish,
   });
   try {
     await runtime.start();
@@ -129,7 +136,19 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   await redis?.subscribe(runtime);
 
   let draining = false;
-  const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, d.observeRequest);
+  const traceRequest = tracing?.observeRequest;
+  const outer = d.observeRequest;
+  const extraRequest: RequestObserver | undefined = traceRequest
+    ? (r) => {
+        traceRequest(r);
+        outer?.(r);
+      }
+    : outer;
+  const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, extraRequest);
+  const apiListener = (mode: Mode, host: string) => {
+    const l = listenerFor(mode, deps, host);
+    return tracing ? tracing.wrapListener(l) : l;
+  };
   const deps: AppDeps = {
     ctx: runtime.ctx,
     verifier: runtime.verifier,
@@ -151,6 +170,9 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     inFlight: metrics.inFlight,
   };
 
+  watchReadiness(metrics.registry, deps);
+  watchUsage(metrics.registry, runtime.usage);
+
   const apis: Listening[] = [];
   const probes: Listening[] = [];
   let drained: Promise<void> | null = null;
@@ -163,10 +185,10 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     deps,
     metrics,
     app: (mode) => appFor(mode, deps),
-    listener: (mode) => listenerFor(mode, deps, http.host),
+    listener: (mode) => apiListener(mode, http.host),
     async listen(mode, at = {}) {
       const host = at.host ?? http.host;
-      const l = await listen(listenerFor(mode, deps, host), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
+      const l = await listen(apiListener(mode, host), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
       apis.push(l);
       return l;
     },
@@ -179,6 +201,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       return l;
     },
     ready: () => readinessProblem(deps),
+    flushTraces: () => tracing?.flush() ?? Promise.resolve(),
     drain(graceMs) {
       drained ??= (async () => {
         draining = true;
@@ -196,6 +219,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
         await limiter.close();
         redis?.disconnect();
         await store.close();
+        await tracing?.shutdown().catch(() => {});
       })();
       return closed;
     },

@@ -6,3 +6,4 @@ export { StartupError } from "./errors.js";
 export { DEFAULT_TIMEOUTS, listen, type ListenOptions, type Listening, type Timeouts } from "./listen.js";
 export type { RequestLine } from "./observe.js";
 export { REDIS_CHANNEL } from "./redis.js";
+export { createTracing, tracesUrl, type Tracing } from "./tracing.js";

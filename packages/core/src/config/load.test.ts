@@ -99,6 +99,16 @@ const DEFAULTS: Config = {
   last_used: { queue_size: 10_000, flush_size: 100, flush_interval: 30_000 },
   quota: { api_keys_max: null },
   log: { level: "info", format: "json" },
+  tracing: {
+    enabled: false,
+    service_name: "talos",
+    service_version: "",
+    environment: "",
+    exporter: "otlp",
+    endpoint: "http://localhost:4318",
+    sample_rate: 0.001,
+  },
+  usage: { retention: 90 * 24 * H, max_pending: 100_000 },
 };
 
 describe("defaults", () => {

@@ -28,6 +28,8 @@ import {
   dsnSchema,
   redisAddrSchema,
   signingKeyUrlSchema,
+  numberSchema,
+  otlpEndpointSchema,
 } from "./fields.js";
 import type { ConfigKey } from "./fields.js";
 import { crossFieldIssues } from "./cross-field.js";
@@ -163,6 +165,23 @@ const logSchema = section({
   format: leaf("enum", enumSchema(["json", "text"]).prefault("json").describe("Log line format: json or text.")),
 });
 
+// docs/observability.md#tracing
+const tracingSchema = section({
+  enabled: leaf("bool", boolSchema().prefault(false).describe("Trace requests with OpenTelemetry and export the spans over OTLP/HTTP.")),
+  service_name: leaf("string", nonEmptyString().prefault("talos").describe("service.name of the exported spans.")),
+  service_version: leaf("string", stringSchema().prefault("").describe("service.version of the exported spans; empty uses talos's version.")),
+  environment: leaf("string", stringSchema().prefault("").describe("deployment.environment.name of the exported spans; empty leaves it out.")),
+  exporter: leaf("enum", enumSchema(["otlp"]).prefault("otlp").describe("Span exporter: otlp (OTLP over HTTP, JSON encoding).")),
+  endpoint: leaf("string", otlpEndpointSchema().prefault("http://localhost:4318").describe("OTLP/HTTP collector: a base URL (/v1/traces is appended when the path is empty) or the full traces URL; host:port means http://host:port.")),
+  sample_rate: leaf("number", numberSchema(0, 1).prefault(0.001).describe("Share of new traces recorded (0 to 1); a request whose incoming traceparent is sampled is always recorded (parent-based).")),
+});
+
+// docs/observability.md#usage-history
+const usageSchema = section({
+  retention: leaf("duration", durationSchema({ min: 3_600_000 }).prefault("90d").describe("How long per-key hourly usage counts are kept (at least 1h).")),
+  max_pending: leaf("int", intSchema(1000, 10_000_000).prefault(100_000).describe("Distinct (key, hour, outcome) counts kept in memory between flushes (every last_used.flush_interval); beyond it new ones are dropped and counted.")),
+});
+
 export const configSchema = mapping({
   serve: serveSchema,
   credentials: credentialsSchema,
@@ -173,6 +192,8 @@ export const configSchema = mapping({
   last_used: lastUsedSchema,
   quota: quotaSchema,
   log: logSchema,
+  tracing: tracingSchema,
+  usage: usageSchema,
 }).superRefine(
   (value, ctx) => {
     for (const issue of crossFieldIssues(value)) {

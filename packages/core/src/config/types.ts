@@ -65,4 +65,16 @@ export interface Config {
   last_used: { queue_size: number; flush_size: number; flush_interval: number };
   quota: { api_keys_max: number | null };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
+  tracing: {
+    enabled: boolean;
+    service_name: string;
+    service_version: string;
+    environment: string;
+    exporter: "otlp";
+    endpoint: string;
+    /** 0..1, for root spans; an incoming sampled traceparent is always honoured */
+    sample_rate: number;
+  };
+  /** per-key hourly usage counts; retention in ms */
+  usage: { retention: number; max_pending: number };
 }

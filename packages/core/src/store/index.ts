@@ -1,4 +1,4 @@
-export type { KeyPatch, LastUsedTouch, ListQuery, MigrationState, Repo, Store, StoreStats } from "./types.js";
+export type { KeyPatch, LastUsedTouch, ListQuery, MigrationState, Repo, Store, StoreStats, UsageCount } from "./types.js";
 export {
   DriverErrorSummary,
   isConnectionError,

@@ -54,23 +54,29 @@ describe("down scripts", () => {
 });
 
 describe("migrateDown and forceMigrationVersion (embedded database)", () => {
+  // the shipped migrations, oldest first
+  const TAGS = readJournal(DEFAULT_MIGRATIONS_FOLDER).map((e) => e.tag);
+  const newestFirst = [...TAGS].reverse();
+
   it("down undoes the newest migration and records it as pending; up applies it again", async () => {
     const store = await open();
     const NID = "00000000-0000-0000-0000-000000000000";
     expect(await store.repo.countLiveKeys(NID)).toBe(0);
-    expect(await store.migrateDown(1)).toEqual(["0000_init"]);
-    expect((await store.migrationStatus()).map((m) => m.appliedAt)).toEqual([null]);
+    expect(await store.migrateDown(1)).toEqual([TAGS.at(-1)]);
+    expect((await store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual(TAGS.map((_, i) => i === TAGS.length - 1));
+    expect(await store.migrateDown(TAGS.length)).toEqual(newestFirst.slice(1));
+    expect((await store.migrationStatus()).map((m) => m.appliedAt)).toEqual(TAGS.map(() => null));
     await expect(store.repo.countLiveKeys(NID), "the keys table is gone").rejects.toThrow();
     await store.migrate();
     const after = await store.migrationStatus();
-    expect(after.map((m) => m.name)).toEqual(["0000_init"]);
-    expect(after[0]!.appliedAt).not.toBeNull();
+    expect(after.map((m) => m.name)).toEqual(TAGS);
+    expect(after.every((m) => m.appliedAt !== null)).toBe(true);
     expect(await store.repo.countLiveKeys(NID)).toBe(0);
   });
 
   it("--steps rolls back newest first and stops at none applied", async () => {
     const store = await open(folderWithExtra('DROP TABLE "extra";'));
-    expect(await store.migrateDown(5)).toEqual(["9999_extra", "0000_init"]);
+    expect(await store.migrateDown(TAGS.length + 5)).toEqual(["9999_extra", ...newestFirst]);
     expect(await store.migrateDown(1)).toEqual([]);
     await store.migrate();
     expect((await store.migrationStatus()).every((m) => m.appliedAt !== null)).toBe(true);
@@ -106,14 +112,16 @@ describe("migrateDown and forceMigrationVersion (embedded database)", () => {
 
   it("force records exactly the first N migrations without running SQL", async () => {
     const store = await open(folderWithExtra('DROP TABLE "extra";'));
+    const all = TAGS.length + 1; // with 9999_extra
+    const pending = async () => (await store.migrationStatus()).map((m) => m.appliedAt === null);
     await store.forceMigrationVersion(1);
-    expect((await store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([false, true]);
+    expect(await pending()).toEqual(Array.from({ length: all }, (_, i) => i >= 1));
     await store.forceMigrationVersion(0);
-    expect((await store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([true, true]);
-    await store.forceMigrationVersion(2);
-    expect((await store.migrationStatus()).map((m) => m.appliedAt === null)).toEqual([false, false]);
+    expect(await pending()).toEqual(Array.from({ length: all }, () => true));
+    await store.forceMigrationVersion(all);
+    expect(await pending()).toEqual(Array.from({ length: all }, () => false));
     // no SQL ran: the keys table is still there and usable
     expect(await store.repo.countLiveKeys("00000000-0000-0000-0000-000000000000")).toBe(0);
-    await expect(store.forceMigrationVersion(3)).rejects.toThrow("version must be between 0 and 2");
+    await expect(store.forceMigrationVersion(all + 1)).rejects.toThrow(`version must be between 0 and ${all}`);
   });
 });

@@ -65,5 +65,25 @@ export const networks = pgTable("networks", {
   createTime: ts("create_time").notNull().defaultNow(),
 });
 
+/**
+ * Verifications per key, per UTC hour, per outcome (docs/observability.md#usage-history): instances
+ * add their in-memory counts with an upsert, so counts from every instance sum up.
+ */
+export const keyUsage = pgTable(
+  "key_usage",
+  {
+    nid: uuid("nid").notNull(),
+    keyId: textC("key_id").notNull(),
+    hour: ts("hour").notNull(),
+    outcome: text("outcome").notNull(),
+    count: bigint("count", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "key_usage_pkey", columns: [t.nid, t.keyId, t.hour, t.outcome] }),
+    // retention deletes by age across every key
+    index("key_usage_hour_idx").on(t.hour),
+  ],
+);
+
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ApiKeyInsert = typeof apiKeys.$inferInsert;

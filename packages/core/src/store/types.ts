@@ -22,6 +22,16 @@ export interface LastUsedTouch {
   time: Date;
 }
 
+/** One hour's verifications of a key with one outcome (docs/observability.md#usage-history). */
+export interface UsageCount {
+  nid: string;
+  keyId: string;
+  /** the UTC hour's start */
+  hour: Date;
+  outcome: string;
+  count: number;
+}
+
 /**
  * Data access for one handle: the pool, or a transaction. Every method is scoped by nid.
  * Repos never throw TalosError for "not found"; they return null / false and the verb decides.
@@ -49,6 +59,12 @@ export interface Repo {
   touchLastUsed(entries: LastUsedTouch[]): Promise<number>;
   /** pg_notify(channel, payload); inside a transaction it is delivered on commit. */
   notify(channel: string, payload: string): Promise<void>;
+  /** Adds usage counts (an upsert that sums), in chunks. */
+  addUsage(rows: UsageCount[]): Promise<void>;
+  /** A key's hourly counts with start <= hour < end, oldest first. */
+  usageOf(nid: string, keyId: string, start: Date, end: Date): Promise<UsageCount[]>;
+  /** Deletes usage counts older than `before`; returns the number of rows deleted. */
+  pruneUsage(before: Date): Promise<number>;
 }
 
 export interface MigrationState {

@@ -10,6 +10,7 @@ import type { RotateOptions } from "./rotate.js";
 import type { UpdateOptions } from "./update.js";
 import type { VerifyOptions } from "./verify.js";
 import type { DeriveOptions } from "./derive.js";
+import type { UsageOptions } from "./usage.js";
 import * as p from "./parse.js";
 
 /**
@@ -104,6 +105,16 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
       .option("--scopes <list>", "comma-separated subset of the parent's scopes", p.parseList)
       .option("--claims <json>", "custom claims, a JSON object", p.parseJsonObject),
   ).action((secret: string, opts: DeriveOptions) => exec(async () => (await import("./derive.js")).deriveCommand(secret, opts)));
+
+  common(
+    keys
+      .command("usage")
+      .description("verifications of a key per hour or day, by outcome (a sparkline on a terminal)")
+      .argument("<key-id>")
+      .addOption(new Option("--granularity <granularity>", "bucket size").choices(["hour", "day"]).default("hour"))
+      .option("--start <time>", "RFC 3339 start (default: 24 hours or 30 days back)")
+      .option("--end <time>", "RFC 3339 end, exclusive (default: the current hour or day included)"),
+  ).action((keyId: string, opts: UsageOptions) => exec(async () => (await import("./usage.js")).usageCommand(keyId, opts)));
 
   common(jwk.command("get").description("print the JWK Set the server publishes for derived JWTs"), "json-pretty").action((opts: p.CommonOptions) =>
     exec(async () => (await import("./jwk-get.js")).jwkGetCommand(opts)),
