@@ -99,6 +99,19 @@ const DEFAULTS: Config = {
   last_used: { queue_size: 10_000, flush_size: 100, flush_interval: 30_000 },
   quota: { api_keys_max: null },
   log: { level: "info", format: "json" },
+  proxy: {
+    mode: "sidecar",
+    listen: ":8080",
+    metrics_listen: ":8081",
+    cache_ttl: 60_000,
+    cache_max_size: 100 * 1024 * 1024,
+    trust_x_forwarded_host: false,
+    allowed_hosts: [],
+    invalidation: "stream",
+    redis: { addrs: [], password: "", db: 0 },
+    gateway: { credential_sources: ["bearer", "x-api-key"], query_param: "api_key", cookie_name: "talos_api_key", strip_credential: true },
+    routes: [],
+  },
 };
 
 describe("defaults", () => {

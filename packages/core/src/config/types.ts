@@ -65,4 +65,34 @@ export interface Config {
   last_used: { queue_size: number; flush_size: number; flush_interval: number };
   quota: { api_keys_max: number | null };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
+  proxy: ProxyConfig;
+}
+
+/** `talos proxy` (docs/proxy.md); the server ignores it. */
+export interface ProxyConfig {
+  mode: "sidecar" | "gateway";
+  upstream?: string | undefined;
+  talos?: string | undefined;
+  listen: string;
+  metrics_listen: string;
+  cache_ttl: number;
+  cache_max_size: number;
+  trust_x_forwarded_host: boolean;
+  allowed_hosts: string[];
+  invalidation: "stream" | "redis" | "none";
+  redis: { addrs: string[]; password: string; db: number };
+  gateway: {
+    credential_sources: ("bearer" | "x-api-key" | "query" | "cookie")[];
+    query_param: string;
+    cookie_name: string;
+    strip_credential: boolean;
+  };
+  routes: ProxyRoute[];
+}
+
+export interface ProxyRoute {
+  path_prefix: string;
+  methods: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
+  scopes_any: string[];
+  scopes_all: string[];
 }
