@@ -27,6 +27,11 @@ describe("talos proxy: sidecar", { timeout: E2E_TIMEOUT_MS * 3 }, () => {
 
   beforeAll(async () => {
     echo = createServer((req, res) => {
+      if (req.url === "/v2alpha1/admin/cacheInvalidations:stream") {
+        seen.push({ url: req.url, headers: req.headers });
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        return void res.write("event: ready\ndata: {}\n\n");
+      }
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
@@ -49,13 +54,14 @@ describe("talos proxy: sidecar", { timeout: E2E_TIMEOUT_MS * 3 }, () => {
       startProxyProcess(["--upstream", `http://127.0.0.1:${relay.port}`, "--cache-ttl", "10m"]),
       startProxyProcess(["--upstream", central.server.apiUrl], { TALOS_PROXY_CACHE_TTL: "10m" }),
       startProxyProcess(["--upstream", central.server.apiUrl, "--allowed-hosts", "tenant-a.test,tenant-b.test"]),
-      startProxyProcess(["--upstream", echoUrl, "--invalidation", "none"], {}, { noWait: true }),
+      startProxyProcess(["--upstream", echoUrl], { TALOS_PROXY_TALOS_AUTHORIZATION: "Bearer proxy-own" }),
     ]);
   });
 
   afterAll(async () => {
     await stopAllTalos();
     await relay?.close();
+    echo?.closeAllConnections();
     echo?.close();
     await central?.drop();
   });
@@ -124,6 +130,12 @@ describe("talos proxy: sidecar", { timeout: E2E_TIMEOUT_MS * 3 }, () => {
     // and against the real server: an admin call through the proxy
     const k = await issueAt(url(b));
     expect((await fetchJson(`${url(b)}/v2alpha1/admin/issuedApiKeys/${k.keyId}`)).body.key_id).toBe(k.keyId);
+  });
+
+  it("subscribes to the stream with its own proxy.talos_authorization", () => {
+    const sub = seen.find((s) => s.url === "/v2alpha1/admin/cacheInvalidations:stream");
+    expect(sub?.headers["authorization"]).toBe("Bearer proxy-own");
+    expect(sub?.headers["accept"]).toBe("text/event-stream");
   });
 
   it("has probes and metrics", async () => {

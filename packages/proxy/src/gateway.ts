@@ -35,7 +35,7 @@ function rateHeaders(a: VerifyAnswer): HeaderMap {
 }
 
 /** Authentication and authorisation of one gateway request: never fails open. */
-async function decide(config: ProxyConfig, d: VerifyDeps, req: IncomingMessage, host: string): Promise<Decision> {
+async function decide(config: ProxyConfig, d: VerifyDeps, req: IncomingMessage, host: string, own: HeaderMap): Promise<Decision> {
   const headers = endToEnd(req.headers);
   for (const h of IDENTITY) delete headers[h];
   const url = new URL(req.url ?? "/", "http://proxy.invalid");
@@ -46,7 +46,7 @@ async function decide(config: ProxyConfig, d: VerifyDeps, req: IncomingMessage, 
   let a: VerifyAnswer;
   try {
     // the client's own forwarding headers are not trusted: the server sees the socket peer
-    const vh: HeaderMap = { "content-type": "application/json", "x-forwarded-for": peer, "x-real-ip": peer };
+    const vh: HeaderMap = { ...own, "content-type": "application/json", "x-forwarded-for": peer, "x-real-ip": peer };
     a = await cachedVerify(d, { host, credential: found.credential, body: Buffer.from(JSON.stringify({ credential: found.credential })), headers: vh, remoteAddress: peer, bypass: false });
   } catch {
     return { ok: false, status: 503, reason: "upstream_unavailable", message: "Talos is not reachable", headers: {} };
@@ -71,9 +71,9 @@ async function decide(config: ProxyConfig, d: VerifyDeps, req: IncomingMessage, 
 }
 
 /** Gateway mode (docs/proxy.md#gateway): every request needs a Talos key; bodies stream both ways. */
-export function gatewayHandler(config: ProxyConfig, d: VerifyDeps, upstream: Upstream) {
+export function gatewayHandler(config: ProxyConfig, d: VerifyDeps, upstream: Upstream, own: HeaderMap) {
   return async (req: IncomingMessage, res: ServerResponse, host: string): Promise<boolean> => {
-    const r = await decide(config, d, req, host);
+    const r = await decide(config, d, req, host, own);
     if (!r.ok) {
       req.resume();
       sendError(res, r.status, r.reason, r.message, r.headers);
@@ -94,6 +94,7 @@ export function gatewayUpgrade(
   config: ProxyConfig,
   d: VerifyDeps,
   upstream: Upstream,
+  own: HeaderMap,
   hostAllowed: (req: IncomingMessage) => boolean,
   hostOf: (req: IncomingMessage) => string,
   logger: { warn(f: Record<string, unknown>, m: string): void },
@@ -105,7 +106,7 @@ export function gatewayUpgrade(
     socket.on("error", () => {});
     void (async () => {
       if (!hostAllowed(req)) return refuse(socket, 403, "Forbidden");
-      const r = await decide(config, d, req, hostOf(req));
+      const r = await decide(config, d, req, hostOf(req), own);
       if (!r.ok) return refuse(socket, r.status, r.reason, r.status === 401 ? "www-authenticate: Bearer\r\n" : "");
       const protocol = String(req.headers["upgrade"] ?? "websocket");
       try {

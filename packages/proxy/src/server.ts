@@ -42,7 +42,8 @@ export async function startProxy(config: ProxyConfig, logger: ProxyLogger): Prom
 
   const sink = { cache: cache ?? new VerifyCache(1), metrics, warn: (msg: string, f: Record<string, unknown> = {}) => logger.warn(f, msg) };
   let sub: Subscription | null = null;
-  if (cache && config.invalidation === "stream") sub = subscribeStream(talos, sink);
+  const own: Record<string, string> = config.talos_authorization ? { authorization: config.talos_authorization } : {};
+  if (cache && config.invalidation === "stream") sub = subscribeStream(talos, sink, own);
   if (cache && config.invalidation === "redis") sub = subscribeRedis(config.redis, sink);
 
   const hostOf = (req: IncomingMessage) =>
@@ -64,7 +65,7 @@ export async function startProxy(config: ProxyConfig, logger: ProxyLogger): Prom
     sendJson(res, 503, { errors: { upstream: "upstream /health/alive is not reachable" } });
   };
 
-  const serve = gateway ? gatewayHandler(config, d, upstream) : sidecarHandler(d, upstream);
+  const serve = gateway ? gatewayHandler(config, d, upstream, own) : sidecarHandler(d, upstream);
   const { server, port } = await listenOn(config.listen, async (req, res) => {
     const end = metrics.duration.startTimer();
     let cached = false;
@@ -81,7 +82,7 @@ export async function startProxy(config: ProxyConfig, logger: ProxyLogger): Prom
       end({ cached: String(cached) });
     }
   });
-  if (gateway) server.on("upgrade", gatewayUpgrade(config, d, upstream, hostAllowed, hostOf, logger));
+  if (gateway) server.on("upgrade", gatewayUpgrade(config, d, upstream, own, hostAllowed, hostOf, logger));
 
   const probes = await listenOn(config.metrics_listen, async (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;

@@ -101,6 +101,7 @@ const DEFAULTS: Config = {
   log: { level: "info", format: "json" },
   proxy: {
     mode: "sidecar",
+    talos_authorization: "",
     listen: ":8080",
     metrics_listen: ":8081",
     cache_ttl: 60_000,

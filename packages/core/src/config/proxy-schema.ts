@@ -25,6 +25,7 @@ export const proxySchema = section({
   mode: leaf("enum", enumSchema(["sidecar", "gateway"]).prefault("sidecar").describe("sidecar: cache apiKeys:verify in front of the central Talos (upstream); gateway: require a Talos key for every request to the upstream app.")),
   upstream: leaf("string", urlSchema().optional().describe("Where requests go: the central Talos admin URL (sidecar) or the protected app (gateway). Required by talos proxy.")),
   talos: leaf("string", urlSchema().optional().describe("Gateway mode: the central Talos admin URL that verifies keys and streams invalidations. Required in gateway mode.")),
+  talos_authorization: leaf("string", stringSchema().prefault("").describe("Authorization header value the proxy sends on its own calls to the central Talos (the invalidation stream; gateway-mode verifies), for an admin API behind authentication. Sidecar verifies and pass-through requests carry the client's own header. Never logged.")),
   listen: leaf("string", listenSchema().prefault(":8080").describe("Address the proxy listens on, [host]:port.")),
   metrics_listen: leaf("string", listenSchema().prefault(":8081").describe("Address of the health and /metrics listener, [host]:port.")),
   cache_ttl: leaf("duration", durationSchema({ min: 0 }).prefault("60s").describe("How long a valid verify answer is cached (never beyond the key's expiry); 0 disables the cache.")),

@@ -73,6 +73,7 @@ export interface ProxyConfig {
   mode: "sidecar" | "gateway";
   upstream?: string | undefined;
   talos?: string | undefined;
+  talos_authorization: string;
   listen: string;
   metrics_listen: string;
   cache_ttl: number;
