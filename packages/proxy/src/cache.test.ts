@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { cacheKey, VerifyCache, type CachedVerify } from "./cache.js";
 
-const entry = (keyId: string, pad = 0): CachedVerify => ({ body: { is_valid: true, key_id: keyId, pad: "x".repeat(pad) }, keyId, noStore: false, policyHeader: null });
+const entry = (keyId: string, pad = 0): CachedVerify => {
+  const body = { is_valid: true, key_id: keyId, pad: "x".repeat(pad) };
+  return { body, raw: Buffer.from(JSON.stringify(body)), keyId, noStore: false, policyHeader: null };
+};
 
 describe("cacheKey", () => {
   it("length-prefixes its parts: no boundary can be forged", () => {

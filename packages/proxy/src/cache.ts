@@ -5,6 +5,8 @@ import { LRUCache } from "lru-cache";
 export interface CachedVerify {
   /** the upstream's JSON body, parsed */
   body: Record<string, unknown>;
+  /** the same body as upstream sent it: replayed as is when a hit changes nothing */
+  raw: Buffer;
   keyId: string;
   /** upstream said `Cache-Control: no-store` (IP allowlist or rate-limit policy): hits may spend quota */
   noStore: boolean;
@@ -35,7 +37,8 @@ export class VerifyCache {
   constructor(maxBytes: number) {
     this.#lru = new LRUCache<string, CachedVerify>({
       maxSize: Math.max(1, maxBytes),
-      sizeCalculation: (v, k) => 200 + k.length + JSON.stringify(v.body).length + (v.policyHeader?.length ?? 0),
+      // the parsed body is counted like its text: object overhead roughly matches the text's quoting
+      sizeCalculation: (v, k) => 200 + k.length + 2 * v.raw.length + (v.policyHeader?.length ?? 0),
       ttlAutopurge: false,
       dispose: (v, k) => this.#unindex(v.keyId, k),
     });

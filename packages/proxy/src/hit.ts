@@ -26,12 +26,12 @@ function enforcedPolicy(e: CachedVerify): { quota: number; windowMs: number } | 
  * server's own GCRA bucket (same script, key `<nid>:<kind>:<key_id>`), and the answer carries the
  * fields and headers the server would have sent (docs/verification.md#rate-limit-headers).
  */
-export async function hitAnswer(e: CachedVerify, limiter: RateLimiter | null, now: number, onLimiterError: () => void): Promise<{ body: Record<string, unknown>; headers: HeaderMap }> {
+export async function hitAnswer(e: CachedVerify, limiter: RateLimiter | null, now: number, onLimiterError: () => void): Promise<{ body: Record<string, unknown>; headers: HeaderMap; changed: boolean }> {
   const headers: HeaderMap = { "content-type": "application/json", "ory-talos-cache": "HIT" };
   if (e.noStore) headers["cache-control"] = "no-store";
   if (e.policyHeader) headers["ratelimit-policy"] = e.policyHeader;
   const policy = limiter ? enforcedPolicy(e) : null;
-  if (!policy || !limiter) return { body: e.body, headers };
+  if (!policy || !limiter) return { body: e.body, headers, changed: false };
   const kind = UUID.test(e.keyId) ? "issued" : "imported";
   let d: RateDecision;
   try {
@@ -39,7 +39,7 @@ export async function hitAnswer(e: CachedVerify, limiter: RateLimiter | null, no
   } catch {
     // fail open, as the server's default (rate_limit.fail_open): no RateLimit headers then
     onLimiterError();
-    return { body: e.body, headers };
+    return { body: e.body, headers, changed: false };
   }
   const reset = now + (d.resetTimeMs - d.nowMs);
   headers["ratelimit"] = `"default";r=${d.allowed ? d.remaining : 0};t=${Math.max(0, Math.ceil((reset - now) / 1000))}`;
@@ -55,5 +55,5 @@ export async function hitAnswer(e: CachedVerify, limiter: RateLimiter | null, no
       error_message: "rate limit exceeded",
     });
   }
-  return { body, headers };
+  return { body, headers, changed: true };
 }

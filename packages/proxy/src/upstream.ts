@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { pipeline } from "node:stream/promises";
 import { Agent, type Dispatcher } from "undici";
 import type { ProxyMetrics } from "./metrics.js";
 
@@ -64,17 +63,33 @@ export function createUpstream(base: string, metrics: ProxyMetrics): Upstream {
     path,
     async forward(req, res, opts = {}) {
       const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-      const r = await timed(
-        dispatcher.request({
-          origin,
-          path: path(opts.target ?? req.url ?? "/"),
-          method: req.method as Dispatcher.HttpMethod,
-          headers: opts.headers ?? endToEnd(req.headers),
-          body: hasBody ? req : null,
-        }),
-      );
-      res.writeHead(r.statusCode, endToEnd(r.headers as HeaderMap));
-      await pipeline(r.body, res);
+      const end = metrics.upstreamLatency.startTimer();
+      let answered = false;
+      try {
+        // stream(): undici writes the answer straight into `res` (its fast path for proxying)
+        await dispatcher.stream(
+          {
+            origin,
+            path: path(opts.target ?? req.url ?? "/"),
+            method: req.method as Dispatcher.HttpMethod,
+            headers: opts.headers ?? endToEnd(req.headers),
+            body: hasBody ? req : null,
+          },
+          ({ statusCode, headers }) => {
+            answered = true;
+            end();
+            metrics.upstreamRequests.inc({ status: String(statusCode) });
+            res.writeHead(statusCode, endToEnd(headers as HeaderMap));
+            return res;
+          },
+        );
+      } catch (e) {
+        if (!answered) {
+          end();
+          metrics.upstreamRequests.inc({ status: "error" });
+        }
+        throw e;
+      }
     },
     async send(method, target, headers, body) {
       const r = await timed(dispatcher.request({ origin, path: path(target), method, headers, body: body ?? null }));

@@ -55,14 +55,15 @@ export function bypassesCache(headers: HeaderMap): boolean {
 export async function cachedVerify(d: VerifyDeps, r: VerifyRequest): Promise<VerifyAnswer> {
   const { cache } = d;
   const plain = cacheKey(r.host, r.credential);
-  const scoped = cacheKey(r.host, r.credential, ipContext(r.headers, r.remoteAddress));
+  let scopedKey: string | undefined;
+  const scoped = () => (scopedKey ??= cacheKey(r.host, r.credential, ipContext(r.headers, r.remoteAddress)));
   if (cache && !r.bypass) {
-    const e = cache.get(plain) ?? cache.get(scoped);
+    const e = cache.get(plain) ?? cache.get(scoped());
     if (e) {
       d.metrics.hits.inc();
       const a = await hitAnswer(e, d.limiter, d.now(), () => {});
       if (a.body["error_code"] === "VERIFICATION_ERROR_RATE_LIMITED") d.metrics.rateLimited.inc();
-      const raw = Buffer.from(JSON.stringify(a.body));
+      const raw = a.changed ? Buffer.from(JSON.stringify(a.body)) : e.raw;
       return { status: 200, headers: a.headers, json: a.body, raw, cached: true };
     }
   }
@@ -82,8 +83,8 @@ export async function cachedVerify(d: VerifyDeps, r: VerifyRequest): Promise<Ver
     if (ttl >= MIN_TTL_MS) {
       const noStore = String(up.headers["cache-control"] ?? "").toLowerCase().includes("no-store");
       const policy = up.headers["ratelimit-policy"];
-      const entry: CachedVerify = { body: json, keyId: json["key_id"] as string, noStore, policyHeader: typeof policy === "string" ? policy : null };
-      cache.set(noStore ? scoped : plain, entry, ttl);
+      const entry: CachedVerify = { body: json, raw: up.body, keyId: json["key_id"] as string, noStore, policyHeader: typeof policy === "string" ? policy : null };
+      cache.set(noStore ? scoped() : plain, entry, ttl);
     }
   }
   return { status: up.status, headers, json, raw: up.body, cached: false };
