@@ -37,7 +37,8 @@ async function startApp(): Promise<{ url: string; stop: () => void }> {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
 }
 
-const row = (name: string, r: WrkResult) => ({ name, rps: Math.round(r.rps), p50_ms: r.p50, p99_ms: r.p99, non2xx: r.non2xx, errors: r.errors });
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const row = (name: string, r: WrkResult) => ({ name, rps: Math.round(r.rps), p50_ms: r3(r.p50), p99_ms: r3(r.p99), non2xx: r.non2xx, errors: r.errors });
 
 async function main() {
   const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" }, connections: { type: "string", default: "16" }, json: { type: "boolean", default: false } } });
