@@ -167,6 +167,33 @@ describe("talos proxy: sidecar", { timeout: E2E_TIMEOUT_MS * 3 }, () => {
     }
   });
 
+  it("an update, a rotation and an imported key's deletion evict too", async () => {
+    const central_ = central.server.apiUrl;
+    const warmed = async (secret: string) => {
+      await verifyVia(url(b), secret);
+      expect((await verifyVia(url(b), secret)).headers["ory-talos-cache"]).toBe("HIT");
+    };
+    const until = async (secret: string, done: (j: any) => boolean) =>
+      expect(await pollUntil(async () => done((await verifyVia(url(b), secret)).json), 1_000, 5)).not.toBeNull();
+
+    const u = await issueAt(central_, { scopes: ["old"] });
+    await warmed(u.secret);
+    await fetchJson(`${central_}/v2alpha1/admin/issuedApiKeys/${u.keyId}?update_mask=scopes`, { method: "PATCH", body: { scopes: ["new"] } });
+    await until(u.secret, (j) => j.is_valid && j.scopes[0] === "new");
+
+    const r = await issueAt(central_);
+    await warmed(r.secret);
+    expect((await fetchJson(`${central_}/v2alpha1/admin/issuedApiKeys/${r.keyId}:rotate`, { body: {} })).status).toBe(201);
+    await until(r.secret, (j) => j.is_valid === false);
+
+    const raw_key = `sk_proxy_${Date.now()}_${Math.random().toString(36).slice(2)}`;
+    const imp = await fetchJson(`${central_}/v2alpha1/admin/importedApiKeys`, { body: { raw_key, name: "imp", actor_id: "u" } });
+    expect(imp.status).toBe(201);
+    await warmed(raw_key);
+    expect((await fetchJson(`${central_}/v2alpha1/admin/importedApiKeys/${imp.body.key_id}`, { method: "DELETE" })).status).toBe(204);
+    await until(raw_key, (j) => j.is_valid === false);
+  });
+
   it("after the invalidation stream is cut and restored, the proxy has cleared its cache and sees revocations again", async () => {
     const k1 = await issueAt(central.server.apiUrl);
     const k2 = await issueAt(central.server.apiUrl);
