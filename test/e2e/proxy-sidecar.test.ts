@@ -108,6 +108,12 @@ describe("talos proxy: sidecar", { timeout: E2E_TIMEOUT_MS * 3 }, () => {
     const r = await raw(`${url(b)}/v2alpha1/admin/apiKeys:verify`, { body: JSON.stringify({ credential: "x".repeat(1024 * 1024 + 10) }), headers: { "content-type": "application/json" } });
     expect(r.status).toBe(413);
     expect(r.json.error.code).toBe(413);
+    // without Content-Length (chunked): the 413 still arrives
+    const chunked = await raw(`${url(b)}/v2alpha1/admin/apiKeys:verify`, {
+      body: JSON.stringify({ credential: "y".repeat(2 * 1024 * 1024) }),
+      headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+    });
+    expect(chunked.status).toBe(413);
   });
 
   it("serves only allowed hosts (health exempt) and keeps tenants apart by host", async () => {
