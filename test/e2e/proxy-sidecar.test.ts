@@ -75,6 +75,9 @@ describe("talos proxy: sidecar", { timeout: E2E_TIMEOUT_MS * 3 }, () => {
     const second = await verifyVia(url(b), k.secret);
     expect(second.headers["ory-talos-cache"]).toBe("HIT");
     expect(second.json).toEqual(first.json);
+    // the server's headers are replayed (content type, security headers), per-response ones are not
+    for (const h of ["content-type", "content-security-policy", "x-content-type-options"]) expect(second.headers[h], h).toBe(first.headers[h]);
+    expect(first.headers["content-security-policy"]).toBeDefined();
   });
 
   it("never caches invalid keys or upstream errors", async () => {

@@ -3,7 +3,7 @@ import { cacheKey, VerifyCache, type CachedVerify } from "./cache.js";
 
 const entry = (keyId: string, pad = 0): CachedVerify => {
   const body = { is_valid: true, key_id: keyId, pad: "x".repeat(pad) };
-  return { body, raw: Buffer.from(JSON.stringify(body)), keyId, noStore: false, policyHeader: null };
+  return { body, raw: Buffer.from(JSON.stringify(body)), keyId, noStore: false, headers: {} };
 };
 
 describe("cacheKey", () => {

@@ -10,8 +10,8 @@ export interface CachedVerify {
   keyId: string;
   /** upstream said `Cache-Control: no-store` (IP allowlist or rate-limit policy): hits may spend quota */
   noStore: boolean;
-  /** upstream's RateLimit-Policy header, replayed on hits */
-  policyHeader: string | null;
+  /** upstream's response headers a hit replays (RateLimit-Policy, Cache-Control, security headers) */
+  headers: Record<string, string | string[]>;
 }
 
 /**
@@ -38,7 +38,7 @@ export class VerifyCache {
     this.#lru = new LRUCache<string, CachedVerify>({
       maxSize: Math.max(1, maxBytes),
       // the parsed body is counted like its text: object overhead roughly matches the text's quoting
-      sizeCalculation: (v, k) => 200 + k.length + 2 * v.raw.length + (v.policyHeader?.length ?? 0),
+      sizeCalculation: (v, k) => 200 + k.length + 2 * v.raw.length + JSON.stringify(v.headers).length,
       ttlAutopurge: false,
       dispose: (v, k) => this.#unindex(v.keyId, k),
     });

@@ -27,9 +27,7 @@ function enforcedPolicy(e: CachedVerify): { quota: number; windowMs: number } | 
  * fields and headers the server would have sent (docs/verification.md#rate-limit-headers).
  */
 export async function hitAnswer(e: CachedVerify, limiter: RateLimiter | null, now: number, onLimiterError: () => void): Promise<{ body: Record<string, unknown>; headers: HeaderMap; changed: boolean }> {
-  const headers: HeaderMap = { "content-type": "application/json", "ory-talos-cache": "HIT" };
-  if (e.noStore) headers["cache-control"] = "no-store";
-  if (e.policyHeader) headers["ratelimit-policy"] = e.policyHeader;
+  const headers: HeaderMap = { ...e.headers, "ory-talos-cache": "HIT" };
   const policy = limiter ? enforcedPolicy(e) : null;
   if (!policy || !limiter) return { body: e.body, headers, changed: false };
   const kind = UUID.test(e.keyId) ? "issued" : "imported";

@@ -6,6 +6,8 @@ import { endToEnd, type HeaderMap, type Upstream } from "./upstream.js";
 
 export const VERIFY_PATH = "/v2alpha1/admin/apiKeys:verify";
 const MIN_TTL_MS = 1_000;
+// headers that describe one response, not the cached answer: never replayed on a hit
+const PER_RESPONSE = new Set(["content-length", "date", "ory-talos-cache", "ratelimit", "retry-after", "x-request-id", "set-cookie"]);
 // Headers any IP allowlist on the server may read (serve.http.client_ip_source): an answer the
 // server marked no-store is cached per value of all of them, so it is never replayed to another IP.
 const IP_HEADERS = ["x-forwarded-for", "x-real-ip", "cf-connecting-ip", "true-client-ip"];
@@ -82,8 +84,8 @@ export async function cachedVerify(d: VerifyDeps, r: VerifyRequest): Promise<Ver
     const ttl = ttlFor(json, d.ttlMs, d.now());
     if (ttl >= MIN_TTL_MS) {
       const noStore = String(up.headers["cache-control"] ?? "").toLowerCase().includes("no-store");
-      const policy = up.headers["ratelimit-policy"];
-      const entry: CachedVerify = { body: json, raw: up.body, keyId: json["key_id"] as string, noStore, policyHeader: typeof policy === "string" ? policy : null };
+      const replay = endToEnd(up.headers, PER_RESPONSE);
+      const entry: CachedVerify = { body: json, raw: up.body, keyId: json["key_id"] as string, noStore, headers: replay };
       cache.set(noStore ? scoped() : plain, entry, ttl);
     }
   }
