@@ -85,7 +85,8 @@ export function subscribeStream(talos: Upstream, s: Sink, headers: Record<string
         if (abort.signal.aborted) break;
         s.metrics.subscribed.set(0);
         s.cache.clear();
-        s.warn("invalidation stream lost; cache cleared, reconnecting", { err: e instanceof Error ? e.message : String(e), retry_ms: backoff });
+        // once per outage, not per attempt (a server without the stream answers 404 every time)
+        if (backoff === 100) s.warn("invalidation stream lost; cache cleared, reconnecting", { err: e instanceof Error ? e.message : String(e) });
         await sleep(backoff).catch(() => {});
         backoff = Math.min(backoff * 2, 5_000);
       }
