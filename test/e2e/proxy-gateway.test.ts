@@ -179,6 +179,10 @@ describe.skipIf(!REDIS_URL)("talos proxy: shared rate limits and gateway mode", 
       statuses.push(last.status);
     }
     expect(statuses).toEqual([200, 200, 429, 429]);
+    const first = await raw(`${gw.apiUrl}/x`, { headers: { "x-api-key": (await issueAt(central.server.apiUrl, { rate_limit_policy: { quota: 5, window: "3600s" } })).secret } });
+    expect(first.status).toBe(200);
+    expect(first.headers["ratelimit"]).toMatch(/^"default";r=4;t=\d+$/);
+    expect(first.headers["ratelimit-policy"]).toBe('"default";q=5;w=3600');
     expect(Number(last!.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(String(last!.headers["ratelimit"])).toMatch(/^"default";r=0;t=\d+$/);
   });

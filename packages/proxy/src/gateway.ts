@@ -10,7 +10,7 @@ import { cachedVerify, type VerifyAnswer, type VerifyDeps } from "./verify.js";
 // identity headers only the proxy sets: a client's copies never reach the app
 const IDENTITY = new Set(["x-talos-key-id", "x-talos-actor-id", "x-talos-scopes"]);
 
-type Decision = { ok: true; headers: HeaderMap; target: string } | { ok: false; status: number; reason: string; message: string; headers: HeaderMap };
+type Decision = { ok: true; headers: HeaderMap; target: string; responseHeaders: HeaderMap } | { ok: false; status: number; reason: string; message: string; headers: HeaderMap };
 
 /** The longest path_prefix whose methods include the request's (no methods: all). */
 function routeFor(routes: ProxyRoute[], method: string, path: string): ProxyRoute | null {
@@ -67,7 +67,7 @@ async function decide(config: ProxyConfig, d: VerifyDeps, req: IncomingMessage, 
   headers["x-talos-key-id"] = String(v["key_id"] ?? "");
   headers["x-talos-actor-id"] = headerValue(String(v["actor_id"] ?? ""), false);
   headers["x-talos-scopes"] = scopes.map((s) => headerValue(s, true)).join(",");
-  return { ok: true, headers, target: url.pathname + url.search };
+  return { ok: true, headers, target: url.pathname + url.search, responseHeaders: rateHeaders(a) };
 }
 
 /** Gateway mode (docs/proxy.md#gateway): every request needs a Talos key; bodies stream both ways. */
@@ -80,7 +80,8 @@ export function gatewayHandler(config: ProxyConfig, d: VerifyDeps, upstream: Ups
       return false;
     }
     try {
-      await upstream.forward(req, res, { headers: r.headers, target: r.target });
+      // the client sees its quota (RateLimit, RateLimit-Policy) on every answer, as from the server
+      await upstream.forward(req, res, { headers: r.headers, target: r.target, responseHeaders: r.responseHeaders });
     } catch (e) {
       if (res.headersSent) throw e;
       sendError(res, 502, "bad_gateway", "upstream app is not reachable");

@@ -29,7 +29,7 @@ export interface Upstream {
   /** path on the upstream for a request target of ours (the upstream URL's path is a prefix) */
   path(target: string): string;
   /** sends `req` on and streams the answer back; headers pass unchanged apart from hop-by-hop ones */
-  forward(req: IncomingMessage, res: ServerResponse, opts?: { headers?: HeaderMap; target?: string }): Promise<void>;
+  forward(req: IncomingMessage, res: ServerResponse, opts?: { headers?: HeaderMap; target?: string; responseHeaders?: HeaderMap }): Promise<void>;
   /** a buffered request (verify, health): status, headers, body */
   send(method: "GET" | "POST", target: string, headers: HeaderMap, body?: Buffer): Promise<{ status: number; headers: HeaderMap; body: Buffer }>;
   close(): Promise<void>;
@@ -79,7 +79,7 @@ export function createUpstream(base: string, metrics: ProxyMetrics): Upstream {
             answered = true;
             end();
             metrics.upstreamRequests.inc({ status: String(statusCode) });
-            res.writeHead(statusCode, endToEnd(headers as HeaderMap));
+            res.writeHead(statusCode, { ...endToEnd(headers as HeaderMap), ...opts.responseHeaders });
             return res;
           },
         );
