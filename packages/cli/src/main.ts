@@ -29,6 +29,26 @@ program
     if (cluster.isWorker && process.connected) cluster.worker?.disconnect();
   });
 
+program
+  .command("proxy")
+  .description("verify-caching sidecar (default) or key-auth gateway in front of an upstream (docs/proxy.md)")
+  .option("-c, --config <file>", "YAML or JSON config file (its proxy section)")
+  .option("--mode <mode>", "sidecar | gateway")
+  .option("--upstream <url>", "the central Talos (sidecar) or the protected app (gateway)")
+  .option("--talos <url>", "gateway mode: the central Talos admin URL")
+  .option("--listen <addr>", "[host]:port to listen on (default :8080)")
+  .option("--metrics-listen <addr>", "[host]:port of health and /metrics (default :8081)")
+  .option("--cache-ttl <duration>", "how long valid verify answers are cached (default 60s)")
+  .option("--cache-max-size <bytes>", "cache size bound in bytes (default 100 MiB)")
+  .option("--trust-x-forwarded-host", "take the host from X-Forwarded-Host")
+  .option("--allowed-hosts <hosts>", "comma-separated hosts to serve; others get 403")
+  .option("--invalidation <how>", "stream (default) | redis | none")
+  .option("--redis <addrs>", "the central servers' Redis host:port (shared rate limits on hits)")
+  .action(async (opts: Record<string, string | boolean | undefined>) => {
+    const { proxyCommand } = await import("./commands/proxy.js");
+    process.exitCode = await proxyCommand({ ...opts, config: (opts.config as string | undefined) ?? globalConfig() });
+  });
+
 const migrate = program.command("migrate").description("database migrations (PostgreSQL)");
 for (const action of ["up", "status"] as const) {
   migrate

@@ -15,6 +15,8 @@ import type { Tracer } from "./trace.js";
 const USAGE_FLUSH_ROWS = 1000;
 
 export const INVALIDATION_CHANNEL = "talos_cache_invalidate";
+/** The Redis pub/sub channel of the same messages (cache.redis.addrs); `talos proxy --invalidation redis` listens there too. */
+export const REDIS_INVALIDATION_CHANNEL = "talos:cache:invalidate";
 
 export interface InvalidationMessage {
   nid: string;
@@ -22,6 +24,10 @@ export interface InvalidationMessage {
   key_id: string;
   origin: string;
 }
+
+/** What the invalidation stream relays: one key's cached state is stale, or (reset) all of it may be. */
+export type InvalidationEvent = { kind: KeyKind; key_id: string } | { reset: true };
+export type InvalidationListener = (e: InvalidationEvent) => void;
 
 /** What the runtime reports upward (logs, metrics); all optional. */
 export interface RuntimeObservers {
@@ -56,6 +62,10 @@ export interface Runtime {
   usage: UsageCounter;
   /** evicts an entry announced by another instance */
   applyInvalidation(raw: string): void;
+  /** after a gap in the cross-instance feed: empties the cache and tells the listeners to do the same */
+  resync(): void;
+  /** every invalidation this instance makes or receives (the admin cacheInvalidations:stream); returns an unsubscribe */
+  onInvalidation(listener: InvalidationListener): () => void;
   /** starts LISTEN (PostgreSQL) for cross-instance invalidation */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -88,6 +98,10 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   });
   const notifyInDb = store.driver === "postgres";
   const message = (kind: KeyKind, keyId: string): InvalidationMessage => ({ nid, kind, key_id: keyId, origin: instanceId });
+  const listeners = new Set<InvalidationListener>();
+  const relay = (e: InvalidationEvent) => {
+    for (const l of listeners) l(e);
+  };
 
   const ctx: ServiceContext = {
     config,
@@ -100,6 +114,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       afterMutation(kind, keyId) {
         cache?.delete(kind, keyId);
         obs.invalidation?.("local", "ok");
+        if (listeners.size > 0) relay({ kind, key_id: keyId });
         if (opts.publish) {
           opts.publish(message(kind, keyId)).catch(() => {
             obs.invalidation?.("local", "error");
@@ -134,9 +149,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (m.kind !== "issued" && m.kind !== "imported") return;
       cache?.delete(m.kind, m.key_id);
       obs.invalidation?.("remote", "ok");
+      if (listeners.size > 0) relay({ kind: m.kind, key_id: m.key_id });
     } catch {
       obs.invalidation?.("remote", "error");
     }
+  };
+
+  const resync = () => {
+    cache?.clear();
+    relay({ reset: true });
   };
 
   return {
@@ -147,10 +168,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     lastUsed,
     usage,
     applyInvalidation,
+    resync,
+    onInvalidation(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
     async start() {
       if (!cache || !notifyInDb) return;
       // Messages may be missed while reconnecting: start from an empty cache then.
-      unlisten = await store.listen(INVALIDATION_CHANNEL, applyInvalidation, () => cache.clear());
+      unlisten = await store.listen(INVALIDATION_CHANNEL, applyInvalidation, resync);
     },
     async close() {
       await unlisten?.();

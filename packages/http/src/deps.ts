@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { resolveClientIp, type CacheMode, type Config, type DerivedTokenService, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
+import { resolveClientIp, type CacheMode, type InvalidationListener, type Config, type DerivedTokenService, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
 import type { Logger } from "./logger.js";
 import type { RequestObserver } from "./respond.js";
 
@@ -27,6 +27,8 @@ export interface AppDeps {
   readonly observeRequest?: RequestObserver;
   /** requests being served (the http_requests_in_flight gauge): inc on arrival, dec when answered */
   readonly inFlight?: { inc(): void; dec(): void };
+  /** the invalidations this instance makes or receives (GET cacheInvalidations:stream, docs/proxy.md) */
+  readonly invalidations?: { subscribe(listener: InvalidationListener): () => void };
 }
 
 /** What request-derived helpers read: headers by lower-case name and the socket peer. */

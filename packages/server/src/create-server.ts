@@ -168,6 +168,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     ready: () => databaseReady(store),
     observeRequest,
     inFlight: metrics.inFlight,
+    invalidations: { subscribe: (listener) => runtime.onInvalidation(listener) },
   };
 
   watchReadiness(metrics.registry, deps);

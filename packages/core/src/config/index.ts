@@ -1,4 +1,4 @@
-export type { ClientIpSource, Config, RetiredValue } from "./types.js";
+export type { ClientIpSource, Config, ProxyConfig, ProxyRoute, RetiredValue } from "./types.js";
 export {
   ACCEPTED_DSN_SCHEMES,
   CLIENT_IP_SOURCES,
@@ -10,3 +10,4 @@ export {
 export type { ConfigInput, ConfigKey, ConfigValueKind } from "./schema.js";
 export { ConfigError, DEV_ISSUER, envKeyFor, loadConfig } from "./load.js";
 export type { LoadConfigOptions, LoadedConfig } from "./load.js";
+export { loadProxyConfig } from "./load-proxy.js";

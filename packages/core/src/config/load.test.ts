@@ -109,6 +109,20 @@ const DEFAULTS: Config = {
     sample_rate: 0.001,
   },
   usage: { retention: 90 * 24 * H, max_pending: 100_000 },
+  proxy: {
+    mode: "sidecar",
+    talos_authorization: "",
+    listen: ":8080",
+    metrics_listen: ":8081",
+    cache_ttl: 60_000,
+    cache_max_size: 100 * 1024 * 1024,
+    trust_x_forwarded_host: false,
+    allowed_hosts: [],
+    invalidation: "stream",
+    redis: { addrs: [], password: "", db: 0 },
+    gateway: { credential_sources: ["bearer", "x-api-key"], query_param: "api_key", cookie_name: "talos_api_key", strip_credential: true },
+    routes: [],
+  },
 };
 
 describe("defaults", () => {

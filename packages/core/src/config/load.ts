@@ -131,7 +131,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
 
 // ---------------------------------------------------------------------------------------------
 
-function readConfigFile(file: string): Record<string, unknown> {
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -160,7 +160,7 @@ function readConfigFile(file: string): Record<string, unknown> {
  * Converts an environment/flag text into the value the schema expects. Scalars that the schema
  * reads as strings (strings, durations, enums) pass through; the schema validates them.
  */
-function fromText(key: ConfigKey, text: string, source: string, issues: string[]): unknown {
+export function fromText(key: ConfigKey, text: string, source: string, issues: string[]): unknown {
   const suffix = source === "" ? "" : ` ${source}`;
   switch (key.kind) {
     case "string":
@@ -220,7 +220,7 @@ function fromText(key: ConfigKey, text: string, source: string, issues: string[]
   }
 }
 
-function formatIssues(zodIssues: readonly z.core.$ZodIssue[], envSources: ReadonlyMap<string, string>): string[] {
+export function formatIssues(zodIssues: readonly z.core.$ZodIssue[], envSources: ReadonlyMap<string, string>): string[] {
   const lines: string[] = [];
   for (const issue of zodIssues) {
     const path = formatPath(issue.path);
@@ -269,7 +269,7 @@ function getPath(root: Record<string, unknown>, path: string): unknown {
  * Sets a leaf, creating intermediate mappings. When the file holds a non-mapping where a mapping
  * belongs, the value is dropped: the schema then reports that file error instead of hiding it.
  */
-function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
+export function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
   const segs = path.split(".");
   let cur = root;
   for (const seg of segs.slice(0, -1)) {

@@ -33,6 +33,7 @@ import {
 } from "./fields.js";
 import type { ConfigKey } from "./fields.js";
 import { crossFieldIssues } from "./cross-field.js";
+import { proxySchema } from "./proxy-schema.js";
 export type { ConfigKey, ConfigValueKind } from "./fields.js";
 export { ACCEPTED_DSN_SCHEMES, CLIENT_IP_SOURCES, normalizeDsn, parseRfc3339 } from "./fields.js";
 
@@ -194,6 +195,7 @@ export const configSchema = mapping({
   log: logSchema,
   tracing: tracingSchema,
   usage: usageSchema,
+  proxy: proxySchema,
 }).superRefine(
   (value, ctx) => {
     for (const issue of crossFieldIssues(value)) {

@@ -77,4 +77,35 @@ export interface Config {
   };
   /** per-key hourly usage counts; retention in ms */
   usage: { retention: number; max_pending: number };
+  proxy: ProxyConfig;
+}
+
+/** `talos proxy` (docs/proxy.md); the server ignores it. */
+export interface ProxyConfig {
+  mode: "sidecar" | "gateway";
+  upstream?: string | undefined;
+  talos?: string | undefined;
+  talos_authorization: string;
+  listen: string;
+  metrics_listen: string;
+  cache_ttl: number;
+  cache_max_size: number;
+  trust_x_forwarded_host: boolean;
+  allowed_hosts: string[];
+  invalidation: "stream" | "redis" | "none";
+  redis: { addrs: string[]; password: string; db: number };
+  gateway: {
+    credential_sources: ("bearer" | "x-api-key" | "query" | "cookie")[];
+    query_param: string;
+    cookie_name: string;
+    strip_credential: boolean;
+  };
+  routes: ProxyRoute[];
+}
+
+export interface ProxyRoute {
+  path_prefix: string;
+  methods: ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS")[];
+  scopes_any: string[];
+  scopes_all: string[];
 }
