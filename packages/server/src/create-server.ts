@@ -14,9 +14,11 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
+import type { ConsoleAuthenticator } from "@talos/console";
 import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
+import { consoleFor, withConsole } from "./console.js";
 import { databaseReady, openDatabase } from "./database.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
@@ -40,6 +42,8 @@ export interface ServerDeps {
   /** further observers (tests): after the metrics and the audit log */
   observers?: RuntimeObservers;
   observeRequest?: RequestObserver;
+  /** the console's sign-in (admin authentication); absent: the console warns that there is none */
+  consoleAuth?: ConsoleAuthenticator;
 }
 
 export interface ListenAt {
@@ -150,6 +154,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     inFlight: metrics.inFlight,
   };
 
+  const consoleApp = consoleFor(config, deps, metrics, d.consoleAuth);
   const apis: Listening[] = [];
   const probes: Listening[] = [];
   let drained: Promise<void> | null = null;
@@ -161,11 +166,11 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     runtime,
     deps,
     metrics,
-    app: (mode) => appFor(mode, deps),
-    listener: (mode) => listenerFor(mode, deps, http.host),
+    app: (mode) => withConsole(mode, appFor(mode, deps), consoleApp),
+    listener: (mode) => listenerFor(mode, deps, http.host, consoleApp),
     async listen(mode, at = {}) {
       const host = at.host ?? http.host;
-      const l = await listen(listenerFor(mode, deps, host), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
+      const l = await listen(listenerFor(mode, deps, host, consoleApp), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
       apis.push(l);
       return l;
     },
@@ -190,6 +195,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     close(graceMs = 1_000) {
       closed ??= (async () => {
         await server.drain(graceMs);
+        consoleApp?.close();
         await runtime.close();
         await limiter.close();
         redis?.disconnect();
