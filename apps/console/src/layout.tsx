@@ -74,8 +74,8 @@ export function Layout({ info, children }: { info: PageInfo; children: Child }) 
         </header>
         {!info.authOn && (
           <p class="banner warn" role="alert">
-            No authentication: admin authentication is off, so anyone who can reach this address can manage every key. Keep the admin
-            surface on a private network.
+            No authentication: the admin API has no built-in authentication: expose it only on a private network. Anyone who can reach
+            this address can manage every key.
           </p>
         )}
         <main id="main">
