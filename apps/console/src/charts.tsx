@@ -3,6 +3,8 @@ import type { Point } from "./sampler.js";
 const W = 600;
 const H = 180;
 const PAD = 28;
+/** room for the y-axis labels ("100.0 %") */
+const LEFT = 56;
 
 export interface Line {
   label: string;
@@ -19,22 +21,22 @@ export function LineChart({ id, title, lines, percent = false }: { id: string; t
   const end = all.length ? Math.max(...all.map((p) => p.t)) : Date.now();
   const start = end - 3600_000;
   const max = percent ? 1 : Math.max(1, ...all.map((p) => p.v));
-  const x = (t: number) => PAD + ((t - start) / 3600_000) * (W - 2 * PAD);
+  const x = (t: number) => LEFT + ((t - start) / 3600_000) * (W - LEFT - PAD);
   const y = (v: number) => H - PAD - (v / max) * (H - 2 * PAD);
   const latest = (l: Line) => l.points[l.points.length - 1]?.v ?? 0;
   return (
     <figure class="chart" id={id}>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title`} data-points={String(all.length)}>
         <title id={`${id}-title`}>{title}</title>
-        <line class="axis" x1={PAD} y1={H - PAD} x2={W - PAD} y2={H - PAD} />
-        <line class="axis" x1={PAD} y1={PAD} x2={PAD} y2={H - PAD} />
-        <text class="tick" x={PAD - 4} y={PAD + 4} text-anchor="end">
+        <line class="axis" x1={LEFT} y1={H - PAD} x2={W - PAD} y2={H - PAD} />
+        <line class="axis" x1={LEFT} y1={PAD} x2={LEFT} y2={H - PAD} />
+        <text class="tick" x={LEFT - 4} y={PAD + 4} text-anchor="end">
           {fmt(max, percent)}
         </text>
-        <text class="tick" x={PAD - 4} y={H - PAD} text-anchor="end">
+        <text class="tick" x={LEFT - 4} y={H - PAD} text-anchor="end">
           0
         </text>
-        <text class="tick" x={PAD} y={H - 8}>
+        <text class="tick" x={LEFT} y={H - 8}>
           −60 min
         </text>
         <text class="tick" x={W - PAD} y={H - 8} text-anchor="end">

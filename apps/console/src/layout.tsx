@@ -49,6 +49,7 @@ export function Layout({ info, children }: { info: PageInfo; children: Child }) 
         {/* htmx must not inject its indicator <style>: the CSP allows no inline style */}
         <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"historyCacheSize":0}' />
         <title>{`${info.title} · Talos console`}</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={`${BASE}/static/console.css`} />
         <script src={`${BASE}/static/htmx.min.js`} defer />
         <script src={`${BASE}/static/console.js`} defer />

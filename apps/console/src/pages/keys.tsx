@@ -81,7 +81,7 @@ export function keyListRoutes(app: Hono<ConsoleEnv>, s: ConsoleState): void {
             {out.truncated ? " (the list reads at most 10,000 keys per kind: narrow it by actor)" : ""}
           </p>
           <div class="table-wrap">
-            <table>
+            <table class="stack">
               <caption class="sr-only">Keys</caption>
               <thead>
                 <tr>
@@ -98,18 +98,18 @@ export function keyListRoutes(app: Hono<ConsoleEnv>, s: ConsoleState): void {
               <tbody>
                 {out.rows.map((r) => (
                   <tr>
-                    <td>
+                    <td data-label="Name">
                       <a href={keyHref(r)}>{r.name || "(no name)"}</a>
                     </td>
-                    <td class="mono">{r.keyId.length > 18 ? `${r.keyId.slice(0, 18)}…` : r.keyId}</td>
-                    <td>{r.kind}</td>
-                    <td>{r.actorId}</td>
-                    <td>
+                    <td data-label="Key id" class="mono">{r.keyId.length > 18 ? `${r.keyId.slice(0, 18)}…` : r.keyId}</td>
+                    <td data-label="Kind">{r.kind}</td>
+                    <td data-label="Actor">{r.actorId}</td>
+                    <td data-label="Status">
                       <StatusBadge rec={r} now={now} />
                     </td>
-                    <td>{when(r.createTime)}</td>
-                    <td>{when(r.lastUsedTime)}</td>
-                    <td>{when(r.expireTime)}</td>
+                    <td data-label="Created">{when(r.createTime)}</td>
+                    <td data-label="Last used">{when(r.lastUsedTime)}</td>
+                    <td data-label="Expires">{when(r.expireTime)}</td>
                   </tr>
                 ))}
               </tbody>

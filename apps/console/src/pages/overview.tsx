@@ -19,7 +19,7 @@ function Charts({ samples }: { samples: Totals[] }) {
         lines={[
           { label: "valid", cls: "ok", points: rates(samples, v, ["valid"]) },
           { label: "refused", cls: "bad", points: rates(samples, v, FAILURES) },
-          { label: "rate limited", cls: "warn", points: rates(samples, v, ["rate_limited"]) },
+          { label: "rate limited", cls: "caution", points: rates(samples, v, ["rate_limited"]) },
         ]}
       />
       <LineChart
@@ -28,7 +28,7 @@ function Charts({ samples }: { samples: Totals[] }) {
         percent
         lines={[{ label: "hits", cls: "ok", points: shares(samples, (t) => ({ hit: t.cache.hit ?? 0, miss: t.cache.miss ?? 0 }), ["hit"]) }]}
       />
-      <LineChart id="chart-limited" title="Rate-limited share of verifications" percent lines={[{ label: "rate limited", cls: "warn", points: shares(samples, v, ["rate_limited"]) }]} />
+      <LineChart id="chart-limited" title="Rate-limited share of verifications" percent lines={[{ label: "rate limited", cls: "caution", points: shares(samples, v, ["rate_limited"]) }]} />
     </div>
   );
 }
@@ -51,7 +51,7 @@ export function overviewRoutes(app: Hono<ConsoleEnv>, s: ConsoleState): void {
             title={`Keys by status${counts.truncated ? " (first 10,000 of each kind)" : ""}`}
             bars={[
               { label: "active", cls: "ok", value: counts.counts.active },
-              { label: "expiring soon", cls: "warn", value: counts.counts.expiring },
+              { label: "expiring soon", cls: "caution", value: counts.counts.expiring },
               { label: "revoked", cls: "bad", value: counts.counts.revoked },
               { label: "expired", cls: "muted", value: counts.counts.expired },
             ]}
