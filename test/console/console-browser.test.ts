@@ -159,13 +159,13 @@ describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", () => {
     await page.setViewportSize({ width: 375, height: 800 });
     for (const p of ["/console", "/console/keys", "/console/keys/new", "/console/tools"]) {
       await go(p);
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      const width = (await page.evaluate("document.documentElement.scrollWidth")) as number;
       expect(width, p).toBeLessThanOrEqual(375);
     }
     await go("/console/keys");
     await shot("keys-375", false);
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
