@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie, deleteCookie } from "hono/cookie";
-import { hasDotSegment, MAX_BODY_BYTES } from "@talos/http";
+import { createPathRedactor, hasDotSegment, MAX_BODY_BYTES, requestIdFor, type RouteDef } from "@talos/http";
 import { ANONYMOUS, consoleKeys, csrfToken, csrfValid, CSRF_COOKIE, newCsrfSeed, openSession, SESSION_COOKIE } from "./auth.js";
 import { BatchJobs } from "./batch-jobs.js";
 import type { ConsoleDeps, ConsoleEnv, ConsoleState } from "./context.js";
@@ -21,6 +21,13 @@ export { CONSOLE_CSP };
 
 const PUBLIC_PATHS = new Set([`${BASE}/sign-in`]);
 
+/** The console's path words, so the request log keeps them and shows any other segment (a job id, a pasted secret) as `*`. */
+const LOG_PATHS = [
+  "/console/keys/new/import/batch/progress/sign-in/sign-out/tools/verify/derive",
+  "/console/keys/issued/imported/update/rotate/revoke/delete",
+  "/console/static/htmx.min.js/console.js/console.css",
+].map((path) => ({ path }) as RouteDef);
+
 /**
  * The admin console (docs/console.md): a Hono app serving /console on the admin surface. It calls
  * the core verbs directly, like the API routes do.
@@ -32,14 +39,29 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> & { close(
   const s: ConsoleState = { deps, keys: consoleKeys(ctx.config.secrets.hmac.current), sampler, jobs: new BatchJobs() };
   const app = new Hono<ConsoleEnv>();
 
+  const logPath = createPathRedactor(LOG_PATHS);
   app.use(async (c, next) => {
+    const started = performance.now();
+    const requestId = requestIdFor(c.req.header("x-request-id"));
     await next();
     const h = c.res.headers;
+    h.set("X-Request-ID", requestId);
     h.set("Content-Security-Policy", CONSOLE_CSP);
     h.set("X-Frame-Options", "DENY");
     h.set("X-Content-Type-Options", "nosniff");
     h.set("Referrer-Policy", "same-origin");
     if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
+    // the request log and the HTTP metrics, as for the API (one route label for the whole console)
+    deps.app.observeRequest?.({
+      method: c.req.method,
+      route: BASE,
+      path: logPath(c.req.path),
+      status: c.res.status,
+      durationMs: performance.now() - started,
+      requestId,
+      bytesIn: Number(c.req.header("content-length") ?? 0),
+      bytesOut: Number(h.get("content-length") ?? 0),
+    });
   });
   app.use((c, next) => {
     const target = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
