@@ -20,7 +20,7 @@ if (!HAVE_CHROMIUM) console.warn(`\n!!! SKIPPED: console browser tests — no Ch
 const SHOTS = process.env.TALOS_CONSOLE_SCREENSHOTS ?? path.join(tmpdir(), "talos-console-screenshots");
 const XSS_NAME = "<img src=x onerror=alert(1)>";
 
-describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", () => {
+describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", { timeout: 120_000 }, () => {
   let s: ConsoleServer;
   let browser: Browser;
   let page: Page;
