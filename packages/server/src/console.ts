@@ -14,10 +14,12 @@ export function consoleFor(config: Config, deps: AppDeps, metrics: Metrics, auth
 /** The API app with /console routed to the console: on the admin surface (modes all and admin), never on the public one. */
 export function withConsole<A extends Hono<AppEnv>>(mode: "all" | "admin" | "public", api: A, consoleApp: ConsoleApp | null): A {
   if (!consoleApp || mode === "public") return api;
+  // one handler and a prefix test: the API's requests pay for no second router
   const outer = new Hono<AppEnv>();
-  const toConsole = (c: { req: { raw: Request }; env: unknown }) => consoleApp.fetch(c.req.raw, c.env);
-  outer.all("/console", toConsole);
-  outer.all("/console/*", toConsole);
-  outer.all("*", (c) => api.fetch(c.req.raw, c.env));
+  outer.all("*", (c) => {
+    const path = c.req.path;
+    const toConsole = path === "/console" || path.startsWith("/console/");
+    return (toConsole ? consoleApp : api).fetch(c.req.raw, c.env);
+  });
   return outer as A;
 }
