@@ -88,6 +88,26 @@ describe("console without admin authentication", () => {
     expect(log).toContain('"path":"/console/tools/verify"');
   });
 
+  it("derives a macaroon from a key (token shown once); JWT without a signing key names the setting", async () => {
+    const c = client(s.base);
+    const csrf = csrfOf((await c.get("/console/keys/new")).text);
+    const issued = await c.post("/console/keys", { _csrf: csrf, name: "parent", actor_id: "http-derive", scopes: "read\nwrite" });
+    const secret = /id="secret"[^>]*value="([^"]+)"/.exec(issued.text)![1]!;
+    const mac = await c.post("/console/tools/derive", { _csrf: csrf, credential: secret, algorithm: "TOKEN_ALGORITHM_MACAROON", scopes: "read" });
+    expect(mac.res.status).toBe(201);
+    const token = /id="secret"[^>]*value="([^"]+)"/.exec(mac.text)![1]!;
+    expect(token).toMatch(/^mc_v1_/);
+    expect(mac.text).toContain("scopes: read.");
+    expect(mac.text).not.toContain(secret);
+    const tools = await c.get("/console/tools");
+    const v = await c.post("/console/tools/verify", { _csrf: csrfOf(tools.text), credential: token });
+    expect(v.text).toContain("&quot;is_valid&quot;: true");
+    const jwt = await c.post("/console/tools/derive", { _csrf: csrf, credential: secret, algorithm: "TOKEN_ALGORITHM_JWT" });
+    expect(jwt.res.status).toBe(500);
+    expect(jwt.text).toContain("credentials.derived_tokens.jwt.signing_keys.urls");
+    expect(s.logger.lines.join("\n")).not.toContain(token);
+  });
+
   it("updates a key's fields and deletes an imported key", async () => {
     const c = client(s.base);
     const csrf = csrfOf((await c.get("/console/keys/new")).text);
