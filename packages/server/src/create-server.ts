@@ -14,9 +14,11 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
+import type { ConsoleAuthenticator } from "@talos/console";
 import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
+import { consoleFor, withConsole } from "./console.js";
 import { databaseReady, openDatabase } from "./database.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
@@ -42,6 +44,8 @@ export interface ServerDeps {
   /** further observers (tests): after the metrics and the audit log */
   observers?: RuntimeObservers;
   observeRequest?: RequestObserver;
+  /** the console's sign-in (admin authentication); absent: the console warns that there is none */
+  consoleAuth?: ConsoleAuthenticator;
 }
 
 export interface ListenAt {
@@ -146,7 +150,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     : outer;
   const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, extraRequest);
   const apiListener = (mode: Mode, host: string) => {
-    const l = listenerFor(mode, deps, host);
+    const l = listenerFor(mode, deps, host, consoleApp);
     return tracing ? tracing.wrapListener(l) : l;
   };
   const deps: AppDeps = {
@@ -173,6 +177,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
 
   watchReadiness(metrics.registry, deps);
   watchUsage(metrics.registry, runtime.usage);
+  const consoleApp = consoleFor(config, deps, metrics, d.consoleAuth);
 
   const apis: Listening[] = [];
   const probes: Listening[] = [];
@@ -185,7 +190,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     runtime,
     deps,
     metrics,
-    app: (mode) => appFor(mode, deps),
+    app: (mode) => withConsole(mode, appFor(mode, deps), consoleApp),
     listener: (mode) => apiListener(mode, http.host),
     async listen(mode, at = {}) {
       const host = at.host ?? http.host;
@@ -216,6 +221,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       closed ??= (async () => {
         await server.drain(graceMs);
         stopKeyRefresh();
+        consoleApp?.close();
         await runtime.close();
         await limiter.close();
         redis?.disconnect();

@@ -69,6 +69,7 @@ const DEFAULTS: Config = {
       },
     },
     metrics: { enabled: true, host: "0.0.0.0", port: 4422 },
+    console: { enabled: true },
     workers: 1,
   },
   credentials: {

@@ -73,6 +73,9 @@ const serveSchema = section({
     host: leaf("string", nonEmptyString().prefault("0.0.0.0").describe("Address the metrics listener binds to.")),
     port: leaf("int", intSchema(0, 65535).prefault(4422).describe("Port of the metrics listener.")),
   }),
+  console: section({
+    enabled: leaf("bool", boolSchema().prefault(true).describe("Serve the admin console (a web UI) at /console on the admin surface (talos serve, serve admin); never on the public surface.")),
+  }),
   /** server processes sharing the API port (node:cluster); 1 = this process serves alone */
   workers: leaf("int", intSchema(1, MAX_WORKERS).prefault(1).describe("Server processes sharing the API port (node:cluster); 1 serves from this process alone. More than 1 needs PostgreSQL and rate_limit.backend redis.")),
 });

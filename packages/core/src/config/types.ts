@@ -34,6 +34,8 @@ export interface Config {
       };
     };
     metrics: { enabled: boolean; host: string; port: number };
+    /** the web UI at /console on the admin surface */
+    console: { enabled: boolean };
     /** server processes sharing the API port; more than 1 needs PostgreSQL and the Redis rate limiter */
     workers: number;
   };

@@ -1,0 +1,25 @@
+import { Hono } from "hono";
+import { createConsoleApp, type ConsoleAuthenticator } from "@talos/console";
+import type { Config } from "@talos/core";
+import type { AppDeps, AppEnv, Metrics } from "@talos/http";
+
+export type ConsoleApp = ReturnType<typeof createConsoleApp>;
+
+/** The admin console (serve.console.enabled), or null when it is off. */
+export function consoleFor(config: Config, deps: AppDeps, metrics: Metrics, auth?: ConsoleAuthenticator): ConsoleApp | null {
+  if (!config.serve.console.enabled) return null;
+  return createConsoleApp({ app: deps, auth, metrics: () => metrics.registry.getMetricsAsJSON() });
+}
+
+/** The API app with /console routed to the console: on the admin surface (modes all and admin), never on the public one. */
+export function withConsole<A extends Hono<AppEnv>>(mode: "all" | "admin" | "public", api: A, consoleApp: ConsoleApp | null): A {
+  if (!consoleApp || mode === "public") return api;
+  // one handler and a prefix test: the API's requests pay for no second router
+  const outer = new Hono<AppEnv>();
+  outer.all("*", (c) => {
+    const path = c.req.path;
+    const toConsole = path === "/console" || path.startsWith("/console/");
+    return (toConsole ? consoleApp : api).fetch(c.req.raw, c.env);
+  });
+  return outer as A;
+}
