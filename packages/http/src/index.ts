@@ -17,3 +17,4 @@ export * from "./log-path.js";
 export * from "./fast-route.js";
 export * from "./respond.js";
 export * from "./client-error.js";
+export * from "./schemas/leaks.js";

@@ -99,6 +99,9 @@ const DEFAULTS: Config = {
   last_used: { queue_size: 10_000, flush_size: 100, flush_interval: 30_000 },
   quota: { api_keys_max: null },
   log: { level: "info", format: "json" },
+  secret_scanning: {
+    github: { enabled: false, public_keys_url: "https://api.github.com/meta/public_keys/secret_scanning", public_keys: [] },
+  },
 };
 
 describe("defaults", () => {

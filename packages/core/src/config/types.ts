@@ -65,4 +65,8 @@ export interface Config {
   last_used: { queue_size: number; flush_size: number; flush_interval: number };
   quota: { api_keys_max: number | null };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
+  /** docs/leaked-keys.md */
+  secret_scanning: {
+    github: { enabled: boolean; public_keys_url: string; public_keys: { key_identifier: string; key: string }[] };
+  };
 }
