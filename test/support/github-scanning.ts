@@ -41,7 +41,7 @@ export interface KeyServer {
 export async function startKeyServer(keys: SigningKey[]): Promise<KeyServer> {
   let published = keys;
   let fetches = 0;
-  const srv = http.createServer((req, res) => {
+  const srv = http.createServer((_req, res) => {
     fetches++;
     const doc = { public_keys: published.map((k, i) => ({ key_identifier: k.id, key: k.pem, is_current: i === 0 })) };
     res.setHeader("Content-Type", "application/json");

@@ -24,6 +24,8 @@ export interface BatchRevokeResult {
 export const BATCH_REVOKE_CHUNK = 200;
 /** Keys one call revokes at most; past it the answer carries a continuation. */
 export const BATCH_REVOKE_MAX_PER_CALL = 1000;
+/** Revocations in flight at once: each is its own short transaction (the embedded database runs them one by one). */
+const REVOKE_CONCURRENCY = 4;
 
 const KINDS: readonly KeyKind[] = ["issued", "imported"];
 // binds continuation tokens to this verb: a list page token never resumes a batch revoke
@@ -46,6 +48,8 @@ export async function batchRevokeKeys(ctx: ServiceContext, input: BatchRevokeInp
   const bctx = withPrincipal(ctx, { source: "bulk_revoke", ...(ctx.principal?.name !== undefined && { name: ctx.principal.name }) });
   const revokeInput = { reason: input.reason, description: input.description };
   let revoked = 0;
+  // keys looked at (revoked, or revoked meanwhile by someone else): what the per-call limit bounds
+  let done = 0;
   for (const kind of kinds.slice(kinds.indexOf(start.kind))) {
     let after = kind === start.kind ? start.after : undefined;
     for (;;) {
@@ -57,24 +61,33 @@ export async function batchRevokeKeys(ctx: ServiceContext, input: BatchRevokeInp
         limit: BATCH_REVOKE_CHUNK,
         now: ctx.clock(),
       });
-      for (const rec of rows) {
-        if (revoked >= limit) {
+      for (let i = 0; i < rows.length; ) {
+        if (done >= limit) {
           const token = encodePageToken({ nid: ctx.nid, kind, after: after ?? "", filter: scope }, ctx.config.secrets.hmac.current);
           return { revokedCount: revoked, nextPageToken: token };
         }
-        try {
-          await revokeKey(bctx, kind, rec.keyId, revokeInput);
-          revoked++;
-        } catch (e) {
-          // revoked or deleted by someone else since the read: nothing left to do for it
-          if (!(e instanceof TalosError && (e.id === "conflict" || e.id === "api_key_not_found"))) throw e;
-        }
-        after = rec.keyId;
+        const group = rows.slice(i, i + Math.min(REVOKE_CONCURRENCY, limit - done));
+        const results = await Promise.all(group.map((rec) => revokeOne(bctx, kind, rec.keyId, revokeInput)));
+        revoked += results.filter(Boolean).length;
+        done += group.length;
+        after = group[group.length - 1]!.keyId;
+        i += group.length;
       }
       if (rows.length < BATCH_REVOKE_CHUNK) break;
     }
   }
   return { revokedCount: revoked, nextPageToken: "" };
+}
+
+/** false when the key was revoked or deleted by someone else since the read: nothing left to do for it. */
+async function revokeOne(ctx: ServiceContext, kind: KeyKind, keyId: string, input: { reason: number; description: string }): Promise<boolean> {
+  try {
+    await revokeKey(ctx, kind, keyId, input);
+    return true;
+  } catch (e) {
+    if (e instanceof TalosError && (e.id === "conflict" || e.id === "api_key_not_found")) return false;
+    throw e;
+  }
 }
 
 /** The kind and key id a continuation token resumes after; the same token errors as a list's page token does. */
