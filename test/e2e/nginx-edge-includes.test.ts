@@ -1,7 +1,7 @@
 /**
  * The public edge's opt-in includes (nginx/public-edge.d/) in a REAL nginx in front of a real
  * `talos serve all` on an embedded database: the default edge refuses the GitHub secret scanning
- * receiver with nginx's own 404; with the include a signed report gets through and revokes the key.
+ * receiver and the JWKS with nginx's own 404; with its include each gets through, and nothing else.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { edgeInclude, findNginx, httpRequest, rawRequest, renderTemplate, startNginx, warnSkipNginx, type NginxProcess } from "../support/nginx.js";
@@ -24,6 +24,7 @@ describe.skipIf(!nginxBin)("public edge opt-in includes: real nginx in front of 
   let talos: TalosProcess;
   let plain: NginxProcess;
   let withReceiver: NginxProcess;
+  let withJwks: NginxProcess;
 
   beforeAll(async () => {
     talos = await startTalos({
@@ -38,12 +39,17 @@ describe.skipIf(!nginxBin)("public edge opt-in includes: real nginx in front of 
     });
     const site = (port: number) =>
       renderTemplate("public-edge.conf", { TALOS_EDGE_LISTEN: `127.0.0.1:${port}`, TALOS_PUBLIC_UPSTREAM: `127.0.0.1:${talos.apiPort}` });
-    [plain, withReceiver] = await Promise.all([startNginx(site), startNginx(site, { files: edgeInclude("github-secret-scanning.conf") })]);
+    [plain, withReceiver, withJwks] = await Promise.all([
+      startNginx(site),
+      startNginx(site, { files: edgeInclude("github-secret-scanning.conf") }),
+      startNginx(site, { files: edgeInclude("jwks.conf") }),
+    ]);
   }, 180_000);
 
   afterAll(async () => {
     await plain?.stop();
     await withReceiver?.stop();
+    await withJwks?.stop();
     if (talos) expect(await talos.stop()).toBe(0);
   }, 120_000);
 
@@ -110,5 +116,34 @@ describe.skipIf(!nginxBin)("public edge opt-in includes: real nginx in front of 
     const r = await rawRequest(withReceiver.port, httpRequest("POST", GITHUB_SCANNING, { body: huge, headers: signedHeaders(github, huge) }));
     expect(r.status).toBe(413);
     expect(r.headers["x-request-id"]).toBeUndefined();
+  });
+
+  it("the JWKS: nginx's 404 by default; with jwks.conf GET and HEAD reach talos, other methods and spellings do not", async () => {
+    const JWKS = "/v2alpha1/derivedKeys/jwks.json";
+    const off = await rawRequest(plain.port, httpRequest("GET", JWKS));
+    expect(off.status).toBe(404);
+    expect(off.headers["x-request-id"]).toBeUndefined();
+    for (const method of ["GET", "HEAD"]) {
+      const r = await rawRequest(withJwks.port, httpRequest(method, JWKS));
+      expect(r.headers["x-request-id"], `${method}: answered by talos`).toBeTruthy();
+      // 200 with a key set, or talos' own 500 envelope: this server has no signing key
+      if (method === "GET") {
+        const body = JSON.parse(r.body);
+        if (r.status === 200) expect(Array.isArray(body.keys)).toBe(true);
+        else expect(body.error.code).toBe(r.status);
+      }
+    }
+    for (const [method, target] of [
+      ["DELETE", JWKS],
+      ["POST", JWKS],
+      ["GET", `${JWKS}/`],
+      ["GET", "/v2alpha1/derivedKeys//jwks.json"],
+      ["GET", `${JWKS}/../../admin/issuedApiKeys`],
+      ["POST", GITHUB_SCANNING],
+    ] as const) {
+      const r = await rawRequest(withJwks.port, httpRequest(method, target, method === "POST" ? { body: "[]" } : {}));
+      expect(r.status, `${method} ${target}`).toBe(404);
+      expect(r.headers["x-request-id"], `${method} ${target}`).toBeUndefined();
+    }
   });
 });
