@@ -1,6 +1,6 @@
 import { TalosError } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
-import { RevocationReason, type KeyKind } from "../types.js";
+import { RevocationReason, type KeyKind, type KeyRecord } from "../types.js";
 import { CREDENTIAL_MAX_CHARS } from "../verify/verifier.js";
 import { withPrincipal, type ServiceContext } from "./context.js";
 import { revokeKey } from "./revoke-key.js";
@@ -45,40 +45,43 @@ export async function reportLeaks(ctx: ServiceContext, reports: readonly LeakRep
     throw new TalosError("request_too_large", `a report holds at most ${MAX_LEAK_REPORTS} tokens`);
   }
   const actx = withPrincipal(ctx, { source: "secret_scanning", name: opts.reporter });
+  const targets = reports.map((r) => target(ctx, r.token));
+  // one round trip for every key the report can name
+  const ids = [...new Set(targets.flatMap((t) => (t && "keyId" in t ? [t.keyId] : [])))];
+  const found = new Map((ids.length > 0 ? await ctx.store.repo.getKeys(ctx.nid, ids) : []).map((k) => [k.keyId, k]));
   const out: LeakOutcome[] = [];
-  for (const r of reports) out.push(await reportOne(actx, r, opts));
+  for (let i = 0; i < reports.length; i++) {
+    const t = targets[i];
+    if (!t) out.push(FALSE);
+    else if ("derived" in t) out.push((await opts.derivedTokenValid?.(reports[i]!.token)) ? KNOWN : FALSE);
+    else out.push(await revokeLeaked(actx, t, found.get(t.keyId), reports[i]!));
+  }
   return out;
 }
 
 const FALSE: LeakOutcome = { label: "false_positive", revoked: false };
 const KNOWN: LeakOutcome = { label: "true_positive", revoked: false };
 
-async function reportOne(ctx: ServiceContext, r: LeakReport, opts: ReportLeaksOptions): Promise<LeakOutcome> {
-  const token = r.token;
-  if (token === "" || token.length > CREDENTIAL_MAX_CHARS) return FALSE;
+type Target = { kind: KeyKind; keyId: string } | { derived: true } | null;
+
+/** What a token names, decided without storage: a key id to look up, a derived token, or nothing of ours. */
+function target(ctx: ServiceContext, token: string): Target {
+  if (token === "" || token.length > CREDENTIAL_MAX_CHARS) return null;
   const route = ctx.crypto.route(token);
-  if (route.type === "jwt" || route.type === "macaroon") {
-    return (await opts.derivedTokenValid?.(token)) ? KNOWN : FALSE;
-  }
-  let kind: KeyKind;
-  let keyId: string;
-  if (route.type === "issued") {
-    if (!ctx.crypto.checkIssued(route.parsed)) return FALSE;
-    kind = "issued";
-    keyId = route.parsed.keyId;
-  } else {
-    kind = "imported";
-    keyId = importedKeyId(ctx.nid, token);
-  }
-  const rec = await ctx.store.repo.getKey(ctx.nid, keyId);
-  if (!rec || rec.kind !== kind) return FALSE;
+  if (route.type === "jwt" || route.type === "macaroon") return { derived: true };
+  if (route.type === "issued") return ctx.crypto.checkIssued(route.parsed) ? { kind: "issued", keyId: route.parsed.keyId } : null;
+  return { kind: "imported", keyId: importedKeyId(ctx.nid, token) };
+}
+
+async function revokeLeaked(ctx: ServiceContext, t: { kind: KeyKind; keyId: string }, rec: KeyRecord | undefined, r: LeakReport): Promise<LeakOutcome> {
+  if (!rec || rec.kind !== t.kind) return FALSE;
   if (rec.revoked) return KNOWN;
   const leak = { ...(r.url !== undefined && { url: r.url }), ...(r.source !== undefined && { source: r.source }) };
   try {
-    await revokeKey(ctx, kind, keyId, { reason: RevocationReason.KEY_COMPROMISE, description: "", leak });
+    await revokeKey(ctx, t.kind, t.keyId, { reason: RevocationReason.KEY_COMPROMISE, description: "", leak });
     return { label: "true_positive", revoked: true };
   } catch (e) {
-    // revoked (conflict) or deleted (not found) since the read: the report raced another change
+    // revoked (conflict: also the same token twice in one report) or deleted since the read
     if (e instanceof TalosError && e.id === "conflict") return KNOWN;
     if (e instanceof TalosError && e.id === "api_key_not_found") return FALSE;
     throw e;
