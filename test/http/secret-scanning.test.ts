@@ -100,6 +100,16 @@ describe.each(testDatabases())("GitHub secret scanning receiver on $name", (db) 
     expect(again.body.map((f: { label: string }) => f.label)).toEqual(res.body.map((f: { label: string }) => f.label));
   });
 
+  it("the same key twice in one report: revoked once, both true_positive; a JWT that does not verify is false_positive", async () => {
+    const k = await issue(s, { actor_id: actor("twice") });
+    const forgedJwt = "eyJhbGciOiJFZERTQSIsImtpZCI6Im5vcGUifQ.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    const body = report([{ token: k.secret }, { token: k.secret }, { token: forgedJwt }]);
+    const res = await post(body, signedHeaders(github, body));
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.map((f: { label: string }) => f.label)).toEqual(["true_positive", "true_positive", "false_positive"]);
+    expect((await getIssued(k.key.key_id)).revocation_reason).toBe("REVOCATION_REASON_KEY_COMPROMISE");
+  });
+
   it("an empty report is an empty answer", async () => {
     const res = await post("[]", signedHeaders(github, "[]"));
     expect(res.status).toBe(200);
