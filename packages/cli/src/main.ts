@@ -42,13 +42,34 @@ for (const action of ["up", "status"] as const) {
     });
 }
 
+migrate
+  .command("down")
+  .description("roll back the newest applied migrations with their down scripts (PostgreSQL only)")
+  .option("--steps <n>", "how many migrations to roll back (default 1)")
+  .option("--database <dsn>", "database DSN (default: TALOS_DB_DSN, DSN, then the config file)")
+  .option("-c, --config <file>", "YAML or JSON config file")
+  .action(async (opts: { steps?: string; database?: string; config?: string }) => {
+    const { migrateDownCommand } = await import("./commands/migrate-down.js");
+    process.exitCode = await migrateDownCommand({ ...opts, config: opts.config ?? globalConfig() });
+  });
+migrate
+  .command("force")
+  .description("record the first <version> migrations as applied without running SQL (PostgreSQL only)")
+  .argument("<version>", 'a number as "migrate status" prints it (0 = none), or a migration name')
+  .option("--database <dsn>", "database DSN (default: TALOS_DB_DSN, DSN, then the config file)")
+  .option("-c, --config <file>", "YAML or JSON config file")
+  .action(async (version: string, opts: { database?: string; config?: string }) => {
+    const { migrateForceCommand } = await import("./commands/migrate-down.js");
+    process.exitCode = await migrateForceCommand(version, { ...opts, config: opts.config ?? globalConfig() });
+  });
+
 const jwk = program.command("jwk").description("JSON Web Keys for derived JWTs");
 jwk
   .command("generate")
-  .description("print a new private signing JWK: eddsa (default) or rsa")
-  .argument("[type]", "eddsa | rsa")
+  .description("print a new private JWK: eddsa (default), rsa, ecdsa (P-256, ES256) or hmac (oct, never signs derived tokens)")
+  .argument("[type]", "eddsa | rsa | ecdsa | hmac")
   .option("--kid <id>", "key id (default: RFC 7638 thumbprint)")
-  .option("--bits <bits>", "RSA key size: 2048 (default), 3072 or 4096")
+  .option("--bits <bits>", "RSA key size: 2048 (default), 3072 or 4096; HMAC: 256 (default), 384 or 512")
   .option("--jwks", 'wrap the key as a JWK Set {"keys":[…]}')
   .option("--base64", "print a base64:// URL for credentials.derived_tokens.jwt.signing_keys.urls (implies --jwks)")
   .action(async (type: string | undefined, opts: { kid?: string; bits?: string; jwks?: boolean; base64?: boolean }) => {

@@ -21,7 +21,7 @@ import { databaseReady, openDatabase } from "./database.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
-import { signingKeys } from "./signing-keys.js";
+import { refreshSigningKeys, signingKeys } from "./signing-keys.js";
 
 /** What createServer takes besides the config: the process's logger and clock, and start-up flags. */
 export interface ServerDeps {
@@ -77,6 +77,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const { logger } = d;
   const clock = d.clock ?? systemClock;
   const keys = await signingKeys(config, logger, d.devDir);
+  const stopKeyRefresh = refreshSigningKeys(config, keys, logger);
   const store = await openDatabase(config, logger, { migrate: d.migrate ?? false, production: d.production ?? false });
   const redis = await connectRedis(config, logger);
   const limiter = config.rate_limit.backend === "redis" && redis ? createRedisRateLimiter(redis.client) : createMemoryRateLimiter();
@@ -190,6 +191,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     close(graceMs = 1_000) {
       closed ??= (async () => {
         await server.drain(graceMs);
+        stopKeyRefresh();
         await runtime.close();
         await limiter.close();
         redis?.disconnect();

@@ -229,5 +229,5 @@ export const REDIS_ADDR = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 export const redisAddrSchema = () => stringSchema().regex(REDIS_ADDR, { error: 'must be "host:port"' });
 
 // docs/derived-tokens.md#jwks: other schemes are a start-up error. The URL itself is never echoed (base64:// holds private keys).
-export const SIGNING_KEY_URL = /^(base64|file):\/\/./;
-export const signingKeyUrlSchema = () => stringSchema().regex(SIGNING_KEY_URL, { error: "must be a base64://… or file://… URL" });
+export const SIGNING_KEY_URL = /^(base64|file|https):\/\/./;
+export const signingKeyUrlSchema = () => stringSchema().regex(SIGNING_KEY_URL, { error: "must be a base64://…, file://… or https://… URL" });

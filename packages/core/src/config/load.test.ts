@@ -83,7 +83,7 @@ const DEFAULTS: Config = {
     derived_tokens: {
       default_ttl: H,
       max_ttl: 24 * H,
-      jwt: { signing_key_id: "", signing_keys: { urls: [] } },
+      jwt: { signing_key_id: "", signing_keys: { urls: [], refresh_interval: 5 * 60_000 } },
       macaroon: { prefix: { current: "mc", retired: [] } },
     },
   },
@@ -562,9 +562,9 @@ describe("validation", () => {
       "serve.http.client_ip_source: must be one of: CLIENT_IP_SOURCE_UNSPECIFIED, CLIENT_IP_SOURCE_REMOTE_ADDR, CLIENT_IP_SOURCE_CF_CONNECTING_IP, CLIENT_IP_SOURCE_X_FORWARDED_FOR, CLIENT_IP_SOURCE_X_REAL_IP, CLIENT_IP_SOURCE_TRUE_CLIENT_IP",
     ],
     [
-      "signing key URL with another scheme",
-      `credentials:\n  derived_tokens:\n    jwt:\n      signing_keys:\n        urls: ["https://example.com/jwks.json"]\n`,
-      "credentials.derived_tokens.jwt.signing_keys.urls[0]: must be a base64://… or file://… URL",
+      "signing key URL with another scheme (plain http: keys must not travel unauthenticated)",
+      `credentials:\n  derived_tokens:\n    jwt:\n      signing_keys:\n        urls: ["http://example.com/jwks.json"]\n`,
+      "credentials.derived_tokens.jwt.signing_keys.urls[0]: must be a base64://…, file://… or https://… URL",
     ],
     ["boolean as text in a file", `cache:\n  enabled: "yes"\n`, "cache.enabled: must be true or false"],
     ["list given as scalar in a file", `serve:\n  http:\n    cors:\n      allowed_origins: "*"\n`, "serve.http.cors.allowed_origins: must be a list of strings"],

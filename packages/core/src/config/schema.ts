@@ -95,7 +95,8 @@ const credentialsSchema = section({
     jwt: section({
       signing_key_id: leaf("string", stringSchema().prefault("").describe("kid of the JWK that signs derived JWTs; empty picks the first key with use sig, else the first usable key.")),
       signing_keys: section({
-        urls: leaf("string[]", stringList(signingKeyUrlSchema()).prefault([]).describe("Where the signing JWK sets come from: base64://<base64 of a JWKS> or file://<path>. Every asymmetric key is published in the JWKS.")),
+        urls: leaf("string[]", stringList(signingKeyUrlSchema()).prefault([]).describe("Where the signing JWK sets come from: base64://<base64 of a JWKS>, file://<path> or https://<url> (fetched at start-up; unreachable is a start-up error). Every asymmetric key is published in the JWKS.")),
+        refresh_interval: leaf("duration", durationSchema().prefault("5m").describe("How often https:// signing-key URLs are fetched again; a failed fetch keeps the last key set. 0 fetches only at start-up.")),
       }),
     }),
     macaroon: section({

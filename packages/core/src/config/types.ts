@@ -49,7 +49,7 @@ export interface Config {
     derived_tokens: {
       default_ttl: number;
       max_ttl: number;
-      jwt: { signing_key_id: string; signing_keys: { urls: string[] } };
+      jwt: { signing_key_id: string; signing_keys: { urls: string[]; refresh_interval: number } };
       macaroon: { prefix: { current: string; retired: string[] } };
     };
   };

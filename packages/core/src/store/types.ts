@@ -79,6 +79,10 @@ export interface Store {
   migrationStatus(): Promise<MigrationState[]>;
   /** Applies pending migrations (under an advisory lock on PostgreSQL). */
   migrate(): Promise<void>;
+  /** Rolls back the newest `steps` migrations with their down scripts, in one transaction; returns their names. */
+  migrateDown(steps: number): Promise<string[]>;
+  /** Records exactly the first `version` migrations as applied without running any SQL. */
+  forceMigrationVersion(version: number): Promise<void>;
   /** LISTEN on a channel. onReconnect fires after the connection was lost and re-established. */
   listen(channel: string, onMessage: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

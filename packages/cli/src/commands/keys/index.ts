@@ -1,6 +1,8 @@
 import { Option, type Command } from "commander";
 import type { Kind } from "./get.js";
-import type { BatchImportOptions, ImportOptions } from "./import.js";
+import type { BatchImportOptions } from "./batch-import.js";
+import type { BulkRevokeOptions } from "./bulk-revoke.js";
+import type { ImportOptions } from "./import.js";
 import type { IssueOptions } from "./issue.js";
 import type { ListOptions } from "./list.js";
 import type { RevokeOptions, RevokeTarget, SelfRevokeOptions } from "./revoke.js";
@@ -49,9 +51,11 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
   common(
     imported
       .command("batch-import")
-      .description("import up to 1000 keys from a JSON array of import requests")
-      .requiredOption("--file <path>", "JSON file, or - to read stdin"),
-  ).action((opts: BatchImportOptions) => exec(async () => (await import("./import.js")).batchImportCommand(opts)));
+      .description("import keys from a file of any size (JSON array, JSON lines or CSV), 1000 per request; safe to re-run")
+      .requiredOption("--file <path>", "input file, or - to read stdin")
+      .option("--input-format <format>", "json, jsonl or csv (default: from the file extension; json for stdin)")
+      .option("--failed-file <path>", "where the failed rows go (default: <file>.failed.jsonl, or batch-import.failed.jsonl for stdin)"),
+  ).action((opts: BatchImportOptions) => exec(async () => (await import("./batch-import.js")).batchImportCommand(opts)));
   kindCommands(imported, "imported");
   revokeCommand(imported.command("revoke").description("revoke an imported key"), "imported");
   common(imported.command("delete").description("delete an imported key for good (it may be imported again)").argument("<key-id>")).action(
@@ -59,6 +63,17 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
   );
 
   revokeAnyCommand(keys.command("revoke").description("revoke an issued (UUID) or imported (64 hex) key by id, or with --actor every active key of one actor"));
+  common(
+    keys
+      .command("bulk-revoke")
+      .description("revoke the keys listed in a file of any size (JSON array, JSON lines or CSV); safe to re-run")
+      .requiredOption("--file <path>", "input file, or - to read stdin")
+      .option("--input-format <format>", "json, jsonl or csv (default: from the file extension; json for stdin)")
+      .option("--reason <reason>", "for rows without their own: key_compromise, affiliation_changed, superseded or privilege_withdrawn", p.parseReason)
+      .option("--description <text>", "for rows without their own; only with privilege_withdrawn")
+      .option("--concurrency <n>", "revocations in flight (default 8, at most 64)")
+      .option("--failed-file <path>", "where the failed rows go (default: <file>.failed.jsonl, or bulk-revoke.failed.jsonl for stdin)"),
+  ).action((opts: BulkRevokeOptions) => exec(async () => (await import("./bulk-revoke.js")).bulkRevokeCommand(opts)));
   common(
     keys
       .command("self-revoke")
@@ -108,7 +123,11 @@ async function exec(run: () => Promise<number>): Promise<void> {
 function common(cmd: Command, format: p.Format = "table"): Command {
   return cmd
     .option("-e, --endpoint <url>", "server URL", p.parseEndpoint, p.DEFAULT_ENDPOINT)
-    .addOption(new Option("--format <format>", "output format").choices(p.FORMATS).default(format))
+    .addOption(
+      new Option("--format <format>", "output format: table, json, json-pretty, yaml, jsonpath=<expr> or jsonpointer=<pointer>")
+        .argParser(p.parseFormat)
+        .default(format),
+    )
     .option("-q, --quiet", "print only ids, secrets or tokens")
     .option("-H, --header <header>", 'extra request header "Name: value" (repeatable)', p.collectHeader);
 }

@@ -6,8 +6,24 @@ import { InvalidArgumentError } from "commander";
  * module loads this file on every `talos` start.
  */
 
-export type Format = "table" | "json" | "json-pretty" | "yaml";
-export const FORMATS: readonly Format[] = ["table", "json", "json-pretty", "yaml"];
+export type Format = "table" | "json" | "json-pretty" | "yaml" | `jsonpath=${string}` | `jsonpointer=${string}`;
+export const FORMATS = ["table", "json", "json-pretty", "yaml"] as const;
+const FORMAT_HELP = `${FORMATS.join(", ")}, jsonpath=<expr> or jsonpointer=<pointer>`;
+
+/** `--format`: a fixed name, or a JSONPath / JSON Pointer (RFC 6901) selecting part of the JSON answer. */
+export function parseFormat(value: string): Format {
+  if ((FORMATS as readonly string[]).includes(value)) return value as Format;
+  if (value.startsWith("jsonpath=")) {
+    if (value.length === "jsonpath=".length) throw new InvalidArgumentError("jsonpath= needs an expression, e.g. jsonpath=$.key_id");
+    return value as Format;
+  }
+  if (value.startsWith("jsonpointer=")) {
+    const ptr = value.slice("jsonpointer=".length);
+    if (ptr !== "" && !ptr.startsWith("/")) throw new InvalidArgumentError("a JSON Pointer is empty or starts with /, e.g. jsonpointer=/key_id");
+    return value as Format;
+  }
+  throw new InvalidArgumentError(`expected ${FORMAT_HELP}`);
+}
 
 /** A usage mistake found after parsing (e.g. a flag combination): exit code 2. */
 export class UsageError extends Error {}
