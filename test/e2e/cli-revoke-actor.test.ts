@@ -3,9 +3,10 @@
  * against a real `talos serve`: more keys than one :batchRevoke call takes, so it must follow the
  * continuation; other actors untouched.
  */
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchJson, runTalos, startTalos, stopAllTalos, type TalosProcess } from "../support/process.js";
+import { E2E_TIMEOUT_MS, TALOS_BIN, fetchJson, runTalos, startTalos, stopAllTalos, tempDir, type TalosProcess } from "../support/process.js";
 
 afterAll(stopAllTalos);
 
@@ -76,5 +77,22 @@ describe("talos keys revoke --actor", () => {
     const api = await talos(["keys", "revoke", "--actor", actor, "--description", "x"]);
     expect(api.code).toBe(1);
     expect(api.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("on a terminal (a pty from util-linux `script`) a progress bar of revoked keys goes to stderr", async (ctx) => {
+    const hasScript = await new Promise<boolean>((r) => execFile("script", ["--version"], (e) => r(!e)));
+    if (!hasScript) {
+      console.warn("\n!!! SKIPPED: progress bar test — needs util-linux `script` for a pseudo-terminal.\n");
+      ctx.skip();
+    }
+    const actor = `tty-${randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < 3; i++) await issue(actor);
+    const cmd = [process.execPath, TALOS_BIN, "keys", "revoke", "--actor", actor, "-e", server.apiUrl].map((a) => `'${a}'`).join(" ");
+    const out = await new Promise<{ code: number; text: string }>((resolve) =>
+      execFile("script", ["-qec", cmd, "/dev/null"], { cwd: tempDir(), timeout: E2E_TIMEOUT_MS }, (e, stdout) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, text: stdout })),
+    );
+    expect(out.code, out.text).toBe(0);
+    expect(out.text).toContain("3/3 keys revoked");
+    expect(out.text).toContain(`revoked 3 keys of ${actor}`);
   });
 });

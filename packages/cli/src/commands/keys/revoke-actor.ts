@@ -9,12 +9,6 @@ interface BatchRevokeAnswer {
   next_page_token: string;
 }
 
-/** A progress line on stderr (a terminal only): revoked so far against the active keys counted first. */
-interface Progress {
-  update(done: number): void;
-  stop(): void;
-}
-
 const quote = (s: string) => `"${s.replace(/[\\"]/g, "\\$&")}"`;
 
 /** Active keys of the actor, counted through the list endpoints (1000 a page): the bar's total. */
@@ -33,14 +27,12 @@ async function countActive(client: Client, actor: string, kinds: ("issued" | "im
   return n;
 }
 
-function progressBar(total: number): Progress {
-  const width = 30;
-  const draw = (done: number) => {
-    const filled = total === 0 ? width : Math.min(width, Math.round((done / total) * width));
-    process.stderr.write(`\r[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} keys revoked`);
-  };
-  draw(0);
-  return { update: draw, stop: () => process.stderr.write("\n") };
+/** A cli-progress bar on a terminal's stderr (not with -q): revoked so far against the active keys counted first. */
+async function progressBar(total: number) {
+  const { SingleBar } = await import("cli-progress");
+  const bar = new SingleBar({ format: "{bar} {value}/{total} keys revoked", stream: process.stderr, hideCursor: true, barsize: 30 });
+  bar.start(total, 0);
+  return { update: (done: number) => bar.update(done), stop: () => bar.stop() };
 }
 
 /**
@@ -50,7 +42,7 @@ function progressBar(total: number): Progress {
 export async function revokeActorCommand(opts: RevokeActorOptions): Promise<number> {
   const client = createClient(opts);
   const kinds: ("issued" | "imported")[] = opts.kind ? [opts.kind] : ["issued", "imported"];
-  const bar = process.stderr.isTTY && !opts.quiet ? progressBar(await countActive(client, opts.actor, kinds)) : null;
+  const bar = process.stderr.isTTY && !opts.quiet ? await progressBar(await countActive(client, opts.actor, kinds)) : null;
   const filter = `actor_id=${quote(opts.actor)}${opts.kind ? ` AND kind=${opts.kind}` : ""}`;
   let revoked = 0;
   let token = "";
