@@ -6,10 +6,11 @@ import { gatewayRoutes } from "./routes/gateway.js";
 import { openApiRoute } from "./routes/openapi.js";
 import { usageRoutes } from "./routes/usage.js";
 import { invalidationRoutes } from "./routes/invalidations.js";
+import { batchRevokeRoutes } from "./routes/batch-revoke.js";
 
 /** Every admin operation (docs/wire.md#endpoints, docs/verification.md#gateway-verify), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
-  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps), ...usageRoutes(deps), ...invalidationRoutes(deps)];
+  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps), ...usageRoutes(deps), ...invalidationRoutes(deps), ...batchRevokeRoutes(deps)];
 }
 
 /** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */

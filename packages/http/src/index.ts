@@ -20,3 +20,4 @@ export * from "./client-error.js";
 export * from "./schemas/usage.js";
 export * from "./readiness-metric.js";
 export * from "./usage-metrics.js";
+export * from "./schemas/leaks.js";

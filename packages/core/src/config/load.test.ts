@@ -124,6 +124,9 @@ const DEFAULTS: Config = {
     gateway: { credential_sources: ["bearer", "x-api-key"], query_param: "api_key", cookie_name: "talos_api_key", strip_credential: true },
     routes: [],
   },
+  secret_scanning: {
+    github: { enabled: false, public_keys_url: "https://api.github.com/meta/public_keys/secret_scanning", public_keys: [] },
+  },
 };
 
 describe("defaults", () => {

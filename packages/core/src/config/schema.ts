@@ -34,6 +34,7 @@ import {
 import type { ConfigKey } from "./fields.js";
 import { crossFieldIssues } from "./cross-field.js";
 import { proxySchema } from "./proxy-schema.js";
+import { secretScanningSchema } from "./secret-scanning.js";
 export type { ConfigKey, ConfigValueKind } from "./fields.js";
 export { ACCEPTED_DSN_SCHEMES, CLIENT_IP_SOURCES, normalizeDsn, parseRfc3339 } from "./fields.js";
 
@@ -199,6 +200,7 @@ export const configSchema = mapping({
   tracing: tracingSchema,
   usage: usageSchema,
   proxy: proxySchema,
+  secret_scanning: secretScanningSchema,
 }).superRefine(
   (value, ctx) => {
     for (const issue of crossFieldIssues(value)) {

@@ -79,6 +79,10 @@ export interface Config {
   };
   /** per-key hourly usage counts; retention in ms */
   usage: { retention: number; max_pending: number };
+  /** docs/leaked-keys.md */
+  secret_scanning: {
+    github: { enabled: boolean; public_keys_url: string; public_keys: { key_identifier: string; key: string }[] };
+  };
   proxy: ProxyConfig;
 }
 

@@ -63,7 +63,7 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
     (keyId: string, opts: p.CommonOptions) => exec(async () => (await import("./delete.js")).deleteCommand(keyId, opts)),
   );
 
-  revokeCommand(keys.command("revoke").description("revoke an issued (UUID) or imported (64 hex) key by id"), "any");
+  revokeAnyCommand(keys.command("revoke").description("revoke an issued (UUID) or imported (64 hex) key by id, or with --actor every active key of one actor"));
   common(
     keys
       .command("bulk-revoke")
@@ -187,6 +187,29 @@ function kindCommands(group: Command, kind: Kind): void {
       .option("--rate-limit-quota <n>", "requests per window (0 clears the policy)", p.parseQuota)
       .option("--rate-limit-window <duration>", "rate limit window, e.g. 60s", p.parseWindow),
   ).action((keyId: string, opts: UpdateOptions) => exec(async () => (await import("./update.js")).updateCommand(kind, keyId, opts)));
+}
+
+/** `talos keys revoke <key-id>`, or `--actor <id>` for every active key of the actor (docs/leaked-keys.md#bulk-revoke-by-owner). */
+function revokeAnyCommand(cmd: Command): void {
+  common(
+    cmd
+      .argument("[key-id]")
+      .option("--actor <id>", "instead of a key id: every active key of this actor (a progress bar on a terminal)")
+      .option("--kind <kind>", "with --actor: only issued or only imported keys", p.parseKind)
+      .option("--reason <reason>", "key_compromise, affiliation_changed, superseded or privilege_withdrawn", p.parseReason)
+      .option("--description <text>", "free text, only with privilege_withdrawn"),
+  ).action((keyId: string | undefined, opts: RevokeOptions & { actor?: string; kind?: "issued" | "imported" }) =>
+    exec(async () => {
+      if (opts.actor !== undefined) {
+        if (keyId !== undefined) throw new p.UsageError("give a key id or --actor, not both");
+        const actor = opts.actor;
+        return (await import("./revoke-actor.js")).revokeActorCommand({ ...opts, actor });
+      }
+      if (keyId === undefined) throw new p.UsageError("missing key id (or --actor <id>)");
+      if (opts.kind !== undefined) throw new p.UsageError("--kind goes with --actor");
+      return (await import("./revoke.js")).revokeCommand("any", keyId, opts);
+    }),
+  );
 }
 
 function revokeCommand(cmd: Command, target: RevokeTarget): void {

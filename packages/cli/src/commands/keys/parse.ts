@@ -154,6 +154,12 @@ export const parseVisibility = enumParser("KEY_VISIBILITY_", ["SECRET", "PUBLIC"
 export const parseAlgorithm = enumParser("TOKEN_ALGORITHM_", ["JWT", "MACAROON"], "jwt or macaroon");
 export const parseStatus = enumParser("KEY_STATUS_", ["ACTIVE", "REVOKED", "EXPIRED"], "active, revoked or expired");
 
+export function parseKind(value: string): "issued" | "imported" {
+  const v = value.trim().toLowerCase();
+  if (v !== "issued" && v !== "imported") throw new InvalidArgumentError("expected issued or imported");
+  return v;
+}
+
 /** Flags every client command takes (docs/cli.md#client-commands). */
 export interface CommonOptions {
   endpoint: string;
