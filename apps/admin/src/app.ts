@@ -4,10 +4,11 @@ import { importedRoutes } from "./routes/imported.js";
 import { verifyFastRoutes, verifyRoutes } from "./routes/verify.js";
 import { gatewayRoutes } from "./routes/gateway.js";
 import { openApiRoute } from "./routes/openapi.js";
+import { eventRoutes } from "./routes/events.js";
 
 /** Every admin operation (docs/wire.md#endpoints, docs/verification.md#gateway-verify), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
-  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps)];
+  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps), ...eventRoutes(deps)];
 }
 
 /** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */

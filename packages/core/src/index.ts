@@ -18,3 +18,4 @@ export * from "./runtime.js";
 export * from "./version.js";
 export * from "./ratelimit/index.js";
 export * from "./tokens/index.js";
+export * from "./events/index.js";

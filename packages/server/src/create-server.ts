@@ -18,6 +18,7 @@ import { createMetrics, createRequestListener, readinessProblem, shareMetricsWit
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { databaseReady, openDatabase } from "./database.js";
+import { startEventWorker, type EventWorker } from "./events/index.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
@@ -56,6 +57,8 @@ export interface TalosServer {
   /** what the apps were built with (fixed at creation) */
   readonly deps: AppDeps;
   readonly metrics: Metrics;
+  /** the outbox's background work: webhook delivery, expiry warnings, pruning (docs/events.md) */
+  readonly events: EventWorker;
   /** the mode's Hono app (tests drive it with app.request) */
   app(mode: Mode): ReturnType<typeof appFor>;
   /** the mode's node:http listener: the app with the verify fast route ahead of it */
@@ -126,6 +129,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     throw e;
   }
   await redis?.subscribe(runtime);
+  const events = await startEventWorker(runtime.ctx, metrics.registry, logger);
 
   let draining = false;
   const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, d.observeRequest);
@@ -161,6 +165,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     runtime,
     deps,
     metrics,
+    events,
     app: (mode) => appFor(mode, deps),
     listener: (mode) => listenerFor(mode, deps, http.host),
     async listen(mode, at = {}) {
@@ -190,6 +195,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     close(graceMs = 1_000) {
       closed ??= (async () => {
         await server.drain(graceMs);
+        await events.close(graceMs);
         await runtime.close();
         await limiter.close();
         redis?.disconnect();

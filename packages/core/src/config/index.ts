@@ -10,3 +10,4 @@ export {
 export type { ConfigInput, ConfigKey, ConfigValueKind } from "./schema.js";
 export { ConfigError, DEV_ISSUER, envKeyFor, loadConfig } from "./load.js";
 export type { LoadConfigOptions, LoadedConfig } from "./load.js";
+export type { EventsConfig, WebhookConfig } from "./events-types.js";

@@ -99,6 +99,14 @@ const DEFAULTS: Config = {
   last_used: { queue_size: 10_000, flush_size: 100, flush_interval: 30_000 },
   quota: { api_keys_max: null },
   log: { level: "info", format: "json" },
+  events: {
+    enabled: true,
+    retention: 30 * 24 * H,
+    expiring_before: [7 * 24 * H],
+    scan_interval: 60_000,
+    webhooks: [],
+    delivery: { poll_interval: 1000, timeout: 10_000, concurrency: 4, max_attempts: 33, backoff_base: 5000, backoff_max: H },
+  },
 };
 
 describe("defaults", () => {

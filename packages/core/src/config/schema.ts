@@ -31,6 +31,7 @@ import {
 } from "./fields.js";
 import type { ConfigKey } from "./fields.js";
 import { crossFieldIssues } from "./cross-field.js";
+import { eventsSchema } from "./events.js";
 export type { ConfigKey, ConfigValueKind } from "./fields.js";
 export { ACCEPTED_DSN_SCHEMES, CLIENT_IP_SOURCES, normalizeDsn, parseRfc3339 } from "./fields.js";
 
@@ -172,6 +173,7 @@ export const configSchema = mapping({
   last_used: lastUsedSchema,
   quota: quotaSchema,
   log: logSchema,
+  events: eventsSchema,
 }).superRefine(
   (value, ctx) => {
     for (const issue of crossFieldIssues(value)) {

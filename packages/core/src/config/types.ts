@@ -2,6 +2,8 @@
  * The parsed configuration (docs/configuration.md). Keys mirror the file's snake_case paths so that
  * config text, env names and code read the same. Every duration is a number of milliseconds.
  */
+import type { EventsConfig } from "./events-types.js";
+
 export type ClientIpSource =
   | "CLIENT_IP_SOURCE_UNSPECIFIED"
   | "CLIENT_IP_SOURCE_REMOTE_ADDR"
@@ -65,4 +67,5 @@ export interface Config {
   last_used: { queue_size: number; flush_size: number; flush_interval: number };
   quota: { api_keys_max: number | null };
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
+  events: EventsConfig;
 }

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, is, isNull, lte, or, sql, type SQL } from "drizzle-or
 import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
+import { createEventRepo } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
 import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
@@ -154,6 +155,8 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
   const whereKey = (nid: string, keyId: string) => and(eq(apiKeys.nid, nid), eq(apiKeys.keyId, keyId));
 
   return {
+    events: createEventRepo(db, guard),
+
     insertKey: (rec) =>
       guard(async () => {
         const rows = await db
