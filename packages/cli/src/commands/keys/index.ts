@@ -96,7 +96,7 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
 }
 
 /** Runs a command; an error becomes one `error: …` line on stderr and exit code 1 (2 for usage). */
-async function exec(run: () => Promise<number>): Promise<void> {
+export async function exec(run: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await run();
   } catch (e) {
@@ -105,7 +105,7 @@ async function exec(run: () => Promise<number>): Promise<void> {
   }
 }
 
-function common(cmd: Command, format: p.Format = "table"): Command {
+export function common(cmd: Command, format: p.Format = "table"): Command {
   return cmd
     .option("-e, --endpoint <url>", "server URL", p.parseEndpoint, p.DEFAULT_ENDPOINT)
     .addOption(new Option("--format <format>", "output format").choices(p.FORMATS).default(format))
