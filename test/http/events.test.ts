@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueKey, recordEvent, type KeyEvent } from "@talos/core";
+import { RevocationReason, issueKey, recordEvent, revokeKey, withPrincipal, type KeyEvent } from "@talos/core";
 import { startOn, testDatabases, type TestServer } from "../support/harness.js";
 import { ISSUED, SELF_REVOKE, actor, issue } from "../support/http-expect.js";
 
@@ -82,6 +82,24 @@ describe.each(testDatabases())("events outbox on $name", (db) => {
     expect((await eventsOf(imp.body.key_id)).map((e) => e.type)).toEqual(["api_key.deleted", "api_key.imported"]);
     const imported = await s.request("GET", `${EVENTS}?filter=${encodeURIComponent(`actor_id="${a}" AND type="api_key.imported"`)}`);
     expect(imported.body.events.map((e: any) => e.payload.operation).sort()).toEqual(["batch_import", "batch_import", "import"]);
+  });
+
+  it("a leak report's revocation is one api_key.leaked event; a bulk revoke names its source", async () => {
+    const ctx = s.built.runtime.ctx;
+    const a = actor("leak");
+    const leaked = await issue(s, { actor_id: a });
+    const bulk = await issue(s, { actor_id: a });
+    secrets.push(leaked.secret, bulk.secret);
+    const leak = { url: "https://github.com/o/r/blob/x/.env", source: "content" };
+    await revokeKey(withPrincipal(ctx, { source: "secret_scanning", name: "github" }), null, leaked.key.key_id, { reason: RevocationReason.KEY_COMPROMISE, description: "", leak });
+    await revokeKey(withPrincipal(ctx, { source: "bulk_revoke" }), "issued", bulk.key.key_id, { reason: RevocationReason.AFFILIATION_CHANGED, description: "" });
+    const [l] = await eventsOf(leaked.key.key_id);
+    expect(l).toMatchObject({ type: "api_key.leaked", source: "secret_scanning", principal: "github", payload: { reason: "REVOCATION_REASON_KEY_COMPROMISE", ...leak } });
+    const [b] = await eventsOf(bulk.key.key_id);
+    expect(b).toMatchObject({ type: "api_key.revoked", source: "bulk_revoke", principal: "" });
+    // the leak report names the api_key.leaked type in the list filter too
+    const onlyLeaks = await s.request("GET", `${EVENTS}?filter=${encodeURIComponent(`actor_id="${a}" AND type="api_key.leaked"`)}`);
+    expect(onlyLeaks.body.events.map((e: any) => e.key_id)).toEqual([leaked.key.key_id]);
   });
 
   it("a rolled-back change leaves no event", async () => {
