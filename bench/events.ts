@@ -2,9 +2,9 @@
  * `node --conditions=development --import tsx bench/events.ts [--seconds 5] [--rounds 2] [--connections 16] [--events 2000]`
  *
  * The outbox's cost and the dispatcher's rate (docs/events.md, BENCHMARKS.md):
- * 1. issue + revoke pairs per second with events on (plus one webhook, so delivery rows and the
- *    wake-up notification are written too) against the same run with events off, interleaved
- *    rounds, on PostgreSQL when TALOS_BENCH_DSN or TALOS_TEST_DSN is set (else the embedded
+ * 1. issue + revoke pairs per second with events off, with the outbox alone (events on, no
+ *    webhook) and with one webhook (delivery rows, the wake-up NOTIFY and the dispatcher's own
+ *    queries and requests on the same machine), interleaved rounds, on PostgreSQL when TALOS_BENCH_DSN or TALOS_TEST_DSN is set (else the embedded
  *    database); target: ratio >= 0.9;
  * 2. webhook dispatch rate: events/s from the outbox to a local node:http receiver.
  * The load client runs in this process: it measures a ratio, not an absolute ceiling.
@@ -96,11 +96,13 @@ async function main() {
   // "on" includes one webhook: delivery rows, the wake-up NOTIFY and the dispatcher's own queries
   const on = { "events.enabled": true, "events.webhooks": [{ id: "bench", url: rec.url, secret }] };
   const off = { "events.enabled": false };
-  const rates: Record<"on" | "off", number[]> = { on: [], off: [] };
+  const outbox = { "events.enabled": true };
+  const settings = { on, off, outbox };
+  const rates: Record<"on" | "off" | "outbox", number[]> = { on: [], off: [], outbox: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
+    for (const mode of round % 2 === 0 ? (["off", "outbox", "on"] as const) : (["on", "outbox", "off"] as const)) {
       const db = await database();
-      const { server, base } = await start(db.dsn, mode === "on" ? on : off);
+      const { server, base } = await start(db.dsn, settings[mode]);
       await pairsPerSecond(base); // warm-up (JIT, pool): not counted — same length as a run
       rates[mode].push(await pairsPerSecond(base));
       console.error(`round ${round} ${mode}: ${Math.round(rates[mode].at(-1)!)} pairs/s`);
@@ -110,6 +112,7 @@ async function main() {
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const ratio = mean(rates.on) / mean(rates.off);
+  const outboxRatio = mean(rates.outbox) / mean(rates.off);
 
   // dispatch: from the first commit to the last receipt of N events (batch imports of 1000)
   const n = Number(args.events);
@@ -118,8 +121,10 @@ async function main() {
   const before = rec.count();
   const t0 = Date.now();
   for (let i = 0; i < n; i += 1000) {
-    const requests = Array.from({ length: Math.min(1000, n - i) }, () => ({ raw_key: `sk_bench_${randomBytes(20).toString("hex")}`, name: "d" }));
-    await fetch(`${base}/v2alpha1/admin/importedApiKeys:batchCreate`, { method: "POST", body: JSON.stringify({ requests }), headers: { "content-type": "application/json" } });
+    const requests = Array.from({ length: Math.min(1000, n - i) }, () => ({ raw_key: `sk_bench_${randomBytes(20).toString("hex")}`, name: "d", actor_id: "bench" }));
+    const res = await fetch(`${base}/v2alpha1/admin/importedApiKeys:batchCreate`, { method: "POST", body: JSON.stringify({ requests }), headers: { "content-type": "application/json" } });
+    if (res.status !== 200) throw new Error(`batch import answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
   }
   while (rec.count() - before < n && Date.now() - t0 < 120_000) await sleep(20);
   const dispatchRate = (rec.count() - before) / ((Date.now() - t0) / 1000);
@@ -132,8 +137,9 @@ async function main() {
     seconds: SECONDS,
     rounds: ROUNDS,
     connections: CONNECTIONS,
-    issue_revoke_pairs_per_s: { on: rates.on.map(Math.round), off: rates.off.map(Math.round) },
-    ratio_on_off: Math.round(ratio * 1000) / 1000,
+    issue_revoke_pairs_per_s: { off: rates.off.map(Math.round), outbox: rates.outbox.map(Math.round), on_with_webhook: rates.on.map(Math.round) },
+    ratio_outbox_off: Math.round(outboxRatio * 1000) / 1000,
+    ratio_on_with_webhook_off: Math.round(ratio * 1000) / 1000,
     ratio_target: 0.9,
     dispatch_events_per_s: Math.round(dispatchRate),
     dispatch_events: n,
