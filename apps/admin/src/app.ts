@@ -7,10 +7,11 @@ import { openApiRoute } from "./routes/openapi.js";
 import { usageRoutes } from "./routes/usage.js";
 import { invalidationRoutes } from "./routes/invalidations.js";
 import { batchRevokeRoutes } from "./routes/batch-revoke.js";
+import { eventRoutes } from "./routes/events.js";
 
 /** Every admin operation (docs/wire.md#endpoints, docs/verification.md#gateway-verify), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
-  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps), ...usageRoutes(deps), ...invalidationRoutes(deps), ...batchRevokeRoutes(deps)];
+  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps), ...usageRoutes(deps), ...invalidationRoutes(deps), ...batchRevokeRoutes(deps), ...eventRoutes(deps)];
 }
 
 /** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */

@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import { Command, CommanderError } from "commander";
 import { VERSION } from "@talos/core/version";
 import { registerKeysCommands } from "./commands/keys/index.js";
+import { registerEventsCommands } from "./commands/events/index.js";
 
 /** `talos`: one file per command, heavy modules loaded lazily (docs/architecture.md#habits). */
 const program = new Command()
@@ -99,6 +100,7 @@ jwk
 
 // `talos keys …` and `talos jwk get`: declarations only; each action loads its own file
 registerKeysCommands(program, jwk);
+registerEventsCommands(program);
 
 program
   .command("version")

@@ -20,3 +20,4 @@ export * from "./trace.js";
 export * from "./usage/counter.js";
 export * from "./ratelimit/index.js";
 export * from "./tokens/index.js";
+export * from "./events/index.js";

@@ -9,6 +9,7 @@ export * from "./schemas/enums.js";
 export * from "./schemas/fields.js";
 export * from "./schemas/requests.js";
 export * from "./schemas/responses.js";
+export * from "./schemas/events.js";
 export * from "./deps.js";
 export * from "./shared-routes.js";
 export * from "./openapi.js";

@@ -20,6 +20,7 @@ import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { consoleFor, withConsole } from "./console.js";
 import { databaseReady, openDatabase } from "./database.js";
+import { startEventWorker, type EventWorker } from "./events/index.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
@@ -62,6 +63,8 @@ export interface TalosServer {
   /** what the apps were built with (fixed at creation) */
   readonly deps: AppDeps;
   readonly metrics: Metrics;
+  /** the outbox's background work: webhook delivery, expiry warnings, pruning (docs/events.md) */
+  readonly events: EventWorker;
   /** the mode's Hono app (tests drive it with app.request) */
   app(mode: Mode): ReturnType<typeof appFor>;
   /** the mode's node:http listener: the app with the verify fast route ahead of it */
@@ -138,6 +141,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     throw e;
   }
   await redis?.subscribe(runtime);
+  const events = await startEventWorker(runtime.ctx, metrics.registry, logger);
 
   let draining = false;
   const traceRequest = tracing?.observeRequest;
@@ -190,6 +194,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     runtime,
     deps,
     metrics,
+    events,
     app: (mode) => withConsole(mode, appFor(mode, deps), consoleApp),
     listener: (mode) => apiListener(mode, http.host),
     async listen(mode, at = {}) {
@@ -222,6 +227,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
         await server.drain(graceMs);
         stopKeyRefresh();
         consoleApp?.close();
+        await events.close(graceMs);
         await runtime.close();
         await limiter.close();
         redis?.disconnect();

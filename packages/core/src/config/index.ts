@@ -12,3 +12,4 @@ export { ConfigError, DEV_ISSUER, envKeyFor, loadConfig } from "./load.js";
 export type { LoadConfigOptions, LoadedConfig } from "./load.js";
 export { loadProxyConfig } from "./load-proxy.js";
 export { GITHUB_PUBLIC_KEYS_URL, isP256PublicKeyPem } from "./secret-scanning.js";
+export type { EventsConfig, WebhookConfig } from "./events-types.js";

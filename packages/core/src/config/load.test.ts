@@ -127,6 +127,14 @@ const DEFAULTS: Config = {
   secret_scanning: {
     github: { enabled: false, public_keys_url: "https://api.github.com/meta/public_keys/secret_scanning", public_keys: [] },
   },
+  events: {
+    enabled: true,
+    retention: 30 * 24 * H,
+    expiring_before: [7 * 24 * H],
+    scan_interval: 60_000,
+    webhooks: [],
+    delivery: { poll_interval: 1000, timeout: 10_000, concurrency: 4, max_attempts: 33, backoff_base: 5000, backoff_max: H },
+  },
 };
 
 describe("defaults", () => {

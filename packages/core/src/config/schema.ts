@@ -35,6 +35,7 @@ import type { ConfigKey } from "./fields.js";
 import { crossFieldIssues } from "./cross-field.js";
 import { proxySchema } from "./proxy-schema.js";
 import { secretScanningSchema } from "./secret-scanning.js";
+import { eventsSchema } from "./events.js";
 export type { ConfigKey, ConfigValueKind } from "./fields.js";
 export { ACCEPTED_DSN_SCHEMES, CLIENT_IP_SOURCES, normalizeDsn, parseRfc3339 } from "./fields.js";
 
@@ -201,6 +202,7 @@ export const configSchema = mapping({
   usage: usageSchema,
   proxy: proxySchema,
   secret_scanning: secretScanningSchema,
+  events: eventsSchema,
 }).superRefine(
   (value, ctx) => {
     for (const issue of crossFieldIssues(value)) {

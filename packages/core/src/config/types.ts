@@ -2,6 +2,8 @@
  * The parsed configuration (docs/configuration.md). Keys mirror the file's snake_case paths so that
  * config text, env names and code read the same. Every duration is a number of milliseconds.
  */
+import type { EventsConfig } from "./events-types.js";
+
 export type ClientIpSource =
   | "CLIENT_IP_SOURCE_UNSPECIFIED"
   | "CLIENT_IP_SOURCE_REMOTE_ADDR"
@@ -83,6 +85,7 @@ export interface Config {
   secret_scanning: {
     github: { enabled: boolean; public_keys_url: string; public_keys: { key_identifier: string; key: string }[] };
   };
+  events: EventsConfig;
   proxy: ProxyConfig;
 }
 

@@ -3,6 +3,7 @@ import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-o
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
 import { addUsage, pruneUsage, usageOf } from "./usage-repo.js";
+import { createEventRepo } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
 import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
@@ -155,6 +156,8 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
   const whereKey = (nid: string, keyId: string) => and(eq(apiKeys.nid, nid), eq(apiKeys.keyId, keyId));
 
   return {
+    events: createEventRepo(db, guard),
+
     insertKey: (rec) =>
       guard(async () => {
         const rows = await db

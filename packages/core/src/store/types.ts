@@ -1,3 +1,4 @@
+import type { EventRepo } from "./events-repo.js";
 import type { KeyKind, KeyRecord, RevocationReason, KeyStatus } from "../types.js";
 
 /** Fields an update may write (docs/keys.md#update); `updateTime` is always set by the caller. */
@@ -38,6 +39,8 @@ export interface UsageCount {
  * Infrastructure failures throw StoreUnavailableError (see store/errors.ts).
  */
 export interface Repo {
+  /** the outbox (docs/events.md): events, their deliveries, expiry marks */
+  readonly events: EventRepo;
   /** Inserts unless (nid,key_id) or (nid,kind,request_id) exists; true when inserted. Never aborts the transaction. */
   insertKey(rec: KeyRecord): Promise<boolean>;
   /** Multi-row insert, ON CONFLICT DO NOTHING; returns the key_ids actually inserted. */

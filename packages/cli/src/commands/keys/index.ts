@@ -122,7 +122,7 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
 }
 
 /** Runs a command; an error becomes one `error: …` line on stderr and exit code 1 (2 for usage). */
-async function exec(run: () => Promise<number>): Promise<void> {
+export async function exec(run: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await run();
   } catch (e) {
@@ -131,7 +131,7 @@ async function exec(run: () => Promise<number>): Promise<void> {
   }
 }
 
-function common(cmd: Command, format: p.Format = "table"): Command {
+export function common(cmd: Command, format: p.Format = "table"): Command {
   return cmd
     .option("-e, --endpoint <url>", "server URL", p.parseEndpoint, p.DEFAULT_ENDPOINT)
     .addOption(
