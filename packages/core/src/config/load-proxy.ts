@@ -3,7 +3,7 @@
  * section → defaults. Only that section is read, so a proxy needs no database, secrets or issuer.
  */
 import { z } from "zod";
-import { ConfigError, envKeyFor, formatIssues, fromText, readConfigFile, setPath } from "./load.js";
+import { ConfigError, applyEnv, formatIssues, fromText, readConfigFile, setPath } from "./load.js";
 import { proxySchema } from "./proxy-schema.js";
 import { CONFIG_KEYS } from "./schema.js";
 import type { ProxyConfig } from "./types.js";
@@ -23,15 +23,7 @@ export function loadProxyConfig(opts: LoadProxyConfigOptions): ProxyConfig {
   const envSources = new Map<string, string>();
   const file = opts.file === undefined ? {} : readConfigFile(opts.file);
   const raw: Record<string, unknown> = { proxy: file["proxy"] };
-  for (const key of PROXY_KEYS) {
-    const name = envKeyFor(key.path);
-    const text = opts.env[name];
-    if (text === undefined || text === "") continue;
-    const value = fromText(key, text, `(from ${name})`, issues);
-    if (value === undefined) continue;
-    setPath(raw, key.path, value);
-    envSources.set(key.path, name);
-  }
+  applyEnv(PROXY_KEYS, opts.env, raw, envSources, issues);
   for (const [path, value] of Object.entries(opts.overrides ?? {})) {
     if (value === undefined) continue;
     const key = PROXY_KEYS.find((k) => k.path === path);

@@ -69,16 +69,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
 
   const raw: Record<string, unknown> = opts.file === undefined ? {} : readConfigFile(opts.file);
 
-  // Environment.
-  for (const key of CONFIG_KEYS) {
-    const name = envKeyFor(key.path);
-    const text = opts.env[name];
-    if (text === undefined || text === "") continue;
-    const value = fromText(key, text, `(from ${name})`, issues);
-    if (value === undefined) continue;
-    setPath(raw, key.path, value);
-    envSources.set(key.path, name);
-  }
+  applyEnv(CONFIG_KEYS, opts.env, raw, envSources, issues);
   const talosDsn = opts.env[envKeyFor("db.dsn")];
   const plainDsn = opts.env["DSN"];
   if ((talosDsn === undefined || talosDsn === "") && plainDsn !== undefined && plainDsn !== "") {
@@ -154,6 +145,19 @@ export function readConfigFile(file: string): Record<string, unknown> {
   if (doc === null || doc === undefined) return {};
   if (!isRecord(doc)) throw new ConfigError([`${file}: the top level must be a mapping of configuration keys`]);
   return doc;
+}
+
+/** Overlays the `TALOS_*` variable of each key onto `raw`, noting which variable set which path. */
+export function applyEnv(keys: readonly ConfigKey[], env: Readonly<Record<string, string | undefined>>, raw: Record<string, unknown>, envSources: Map<string, string>, issues: string[]): void {
+  for (const key of keys) {
+    const name = envKeyFor(key.path);
+    const text = env[name];
+    if (text === undefined || text === "") continue;
+    const value = fromText(key, text, `(from ${name})`, issues);
+    if (value === undefined) continue;
+    setPath(raw, key.path, value);
+    envSources.set(key.path, name);
+  }
 }
 
 /**
