@@ -36,10 +36,14 @@ const DEFAULT_BUCKETS: Record<UsageGranularity, number> = { hour: 24, day: 30 };
 /** a bound on the answer's size: a month of hours, a year and a day of days */
 const MAX_BUCKETS: Record<UsageGranularity, number> = { hour: 744, day: 366 };
 
+const LATEST = Date.UTC(9999, 11, 30);
+
 function instant(field: string, text: string | undefined): number | undefined {
   if (text === undefined || text === "") return undefined;
   const ms = parseRfc3339(text);
   if (ms === null) throw badRequest(field, 'must be an RFC 3339 timestamp such as "2030-01-01T00:00:00Z"');
+  // no count lies outside; the bound keeps every rounded bucket edge a four-digit year for SQL and the answer
+  if (ms < 0 || ms > LATEST) throw badRequest(field, "must lie between 1970-01-01T00:00:00Z and 9999-12-30T00:00:00Z");
   return ms;
 }
 
