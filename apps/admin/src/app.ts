@@ -8,6 +8,7 @@ import { usageRoutes } from "./routes/usage.js";
 import { invalidationRoutes } from "./routes/invalidations.js";
 import { batchRevokeRoutes } from "./routes/batch-revoke.js";
 import { eventRoutes } from "./routes/events.js";
+import { guardFastRoutes, guardRoutes } from "./permissions.js";
 
 /** Every admin operation (docs/wire.md#endpoints, docs/verification.md#gateway-verify), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
@@ -18,10 +19,10 @@ export function adminRoutes(deps: AppDeps): RouteDef[] {
 export function createAdminApp(deps: AppDeps, extra: RouteDef[] = []) {
   const routes = [...adminRoutes(deps), ...extra, jwksRoute(deps), ...healthRoutes(deps), versionRoute(deps)];
   routes.push(openApiRoute(routes, deps.version));
-  return createApp(deps, routes);
+  return createApp(deps, guardRoutes(deps.adminGuard, routes));
 }
 
 /** Admin routes node:http serves ahead of Hono (the verification hot path). */
 export function adminFastRoutes(deps: AppDeps) {
-  return verifyFastRoutes(deps);
+  return guardFastRoutes(deps.adminGuard, verifyFastRoutes(deps));
 }

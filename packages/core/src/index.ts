@@ -21,3 +21,4 @@ export * from "./usage/counter.js";
 export * from "./ratelimit/index.js";
 export * from "./tokens/index.js";
 export * from "./events/index.js";
+export * from "./auth/index.js";

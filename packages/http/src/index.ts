@@ -22,3 +22,4 @@ export * from "./schemas/usage.js";
 export * from "./readiness-metric.js";
 export * from "./usage-metrics.js";
 export * from "./schemas/leaks.js";
+export * from "./admin-auth/index.js";

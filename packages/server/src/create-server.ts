@@ -15,7 +15,7 @@ import {
   type Store,
 } from "@talos/core";
 import type { ConsoleAuthenticator } from "@talos/console";
-import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
+import { createAdminGuard, createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { consoleFor, withConsole } from "./console.js";
@@ -177,6 +177,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     observeRequest,
     inFlight: metrics.inFlight,
     invalidations: { subscribe: (listener) => runtime.onInvalidation(listener) },
+    adminGuard: config.serve.admin_auth.mode.includes("none") ? null : createAdminGuard(config.serve.admin_auth, { limiter, now: clock, http: config.serve.http }),
   };
 
   watchReadiness(metrics.registry, deps);

@@ -13,3 +13,5 @@ export type { LoadConfigOptions, LoadedConfig } from "./load.js";
 export { loadProxyConfig } from "./load-proxy.js";
 export { GITHUB_PUBLIC_KEYS_URL, isP256PublicKeyPem } from "./secret-scanning.js";
 export type { EventsConfig, WebhookConfig } from "./events-types.js";
+export { ADMIN_AUTH_MODES, ADMIN_JWT_ALGORITHMS } from "./admin-auth.js";
+export type { AdminAuthConfig, AdminAuthMode, AdminJwtAlgorithm, TlsFiles } from "./types.js";

@@ -67,8 +67,27 @@ const DEFAULTS: Config = {
         allow_credentials: false,
         max_age: 0,
       },
+      tls: { cert_path: "", key_path: "", client_ca_path: "" },
     },
-    metrics: { enabled: true, host: "0.0.0.0", port: 4422 },
+    metrics: { enabled: true, host: "0.0.0.0", port: 4422, tls: { cert_path: "", key_path: "" } },
+    admin_auth: {
+      mode: ["none"],
+      tokens: [],
+      jwt: {
+        jwks_url: "",
+        jwks_file: "",
+        issuer: "",
+        audience: "",
+        algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
+        clock_skew: 30_000,
+        permissions_claim: "scope",
+        name_claim: "sub",
+        jwks_cache_ttl: 10 * 60_000,
+        jwks_refresh_interval: 30_000,
+      },
+      mtls: { clients: [] },
+      throttle: { quota: 10, window: 60_000 },
+    },
     console: { enabled: true },
     workers: 1,
   },
@@ -259,7 +278,7 @@ log:
       cache: { memory: { max_entries: 500 } },
     });
     const config = loadConfig({ file: writeTemp("talos.json", json), env: {} }).config;
-    expect(config.serve.metrics).toEqual({ enabled: false, host: "0.0.0.0", port: 9100 });
+    expect(config.serve.metrics).toEqual({ enabled: false, host: "0.0.0.0", port: 9100, tls: { cert_path: "", key_path: "" } });
     expect(config.credentials.issuer).toBe("https://json.example");
     expect(config.credentials.api_keys.max_ttl).toBe(720 * H);
     expect(config.secrets.hmac.retired).toEqual([{ value: OLD_SECRET, expires_at: Date.UTC(2031, 4, 6, 7, 8, 9, 500) }]);

@@ -36,6 +36,7 @@ import { crossFieldIssues } from "./cross-field.js";
 import { proxySchema } from "./proxy-schema.js";
 import { secretScanningSchema } from "./secret-scanning.js";
 import { eventsSchema } from "./events.js";
+import { adminAuthIssues, adminAuthSchema, httpTlsSchema, metricsTlsSchema } from "./admin-auth.js";
 export type { ConfigKey, ConfigValueKind } from "./fields.js";
 export { ACCEPTED_DSN_SCHEMES, CLIENT_IP_SOURCES, normalizeDsn, parseRfc3339 } from "./fields.js";
 
@@ -69,15 +70,18 @@ const serveSchema = section({
       allow_credentials: leaf("bool", boolSchema().prefault(false).describe("Allow credentialed CORS requests.")),
       max_age: leaf("int", intSchema(0).prefault(0).describe("Seconds a browser may cache a preflight answer; 0 sends no max age.")),
     }),
+    tls: httpTlsSchema(),
   }),
   metrics: section({
     enabled: leaf("bool", boolSchema().prefault(true).describe("Run the metrics listener (health probes and /metrics).")),
     host: leaf("string", nonEmptyString().prefault("0.0.0.0").describe("Address the metrics listener binds to.")),
     port: leaf("int", intSchema(0, 65535).prefault(4422).describe("Port of the metrics listener.")),
+    tls: metricsTlsSchema(),
   }),
   console: section({
     enabled: leaf("bool", boolSchema().prefault(true).describe("Serve the admin console (a web UI) at /console on the admin surface (talos serve, serve admin); never on the public surface.")),
   }),
+  admin_auth: adminAuthSchema,
   /** server processes sharing the API port (node:cluster); 1 = this process serves alone */
   workers: leaf("int", intSchema(1, MAX_WORKERS).prefault(1).describe("Server processes sharing the API port (node:cluster); 1 serves from this process alone. More than 1 needs PostgreSQL and rate_limit.backend redis.")),
 });
@@ -205,7 +209,7 @@ export const configSchema = mapping({
   events: eventsSchema,
 }).superRefine(
   (value, ctx) => {
-    for (const issue of crossFieldIssues(value)) {
+    for (const issue of [...crossFieldIssues(value), ...adminAuthIssues(value)]) {
       ctx.addIssue({ code: "custom", path: issue.path, message: issue.message, input: undefined });
     }
   },

@@ -3,6 +3,35 @@
  * config text, env names and code read the same. Every duration is a number of milliseconds.
  */
 import type { EventsConfig } from "./events-types.js";
+import type { Permission } from "../auth/permissions.js";
+
+export type AdminAuthMode = "none" | "tokens" | "jwt" | "mtls";
+export type AdminJwtAlgorithm = "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA";
+
+export interface TlsFiles {
+  cert_path: string;
+  key_path: string;
+}
+
+/** serve.admin_auth (docs/admin-auth.md) */
+export interface AdminAuthConfig {
+  mode: AdminAuthMode[];
+  tokens: { name: string; hash: string; permissions: Permission[] }[];
+  jwt: {
+    jwks_url: string;
+    jwks_file: string;
+    issuer: string;
+    audience: string;
+    algorithms: AdminJwtAlgorithm[];
+    clock_skew: number;
+    permissions_claim: string;
+    name_claim: string;
+    jwks_cache_ttl: number;
+    jwks_refresh_interval: number;
+  };
+  mtls: { clients: { name: string; subject: string; san: string; permissions: Permission[] }[] };
+  throttle: { quota: number; window: number };
+}
 
 export type ClientIpSource =
   | "CLIENT_IP_SOURCE_UNSPECIFIED"
@@ -34,10 +63,13 @@ export interface Config {
         allow_credentials: boolean;
         max_age: number;
       };
+      tls: { cert_path: string; key_path: string; client_ca_path: string };
     };
-    metrics: { enabled: boolean; host: string; port: number };
     /** the web UI at /console on the admin surface */
     console: { enabled: boolean };
+    metrics: { enabled: boolean; host: string; port: number; tls: TlsFiles };
+    /** serve.admin_auth (docs/admin-auth.md) */
+    admin_auth: AdminAuthConfig;
     /** server processes sharing the API port; more than 1 needs PostgreSQL and the Redis rate limiter */
     workers: number;
   };
