@@ -98,6 +98,18 @@ jwk
     process.exitCode = await jwkGenerateCommand(type, opts);
   });
 
+program
+  .command("admin-token")
+  .description("admin API tokens (serve.admin_auth.mode tokens)")
+  .command("generate")
+  .description("print a new random admin token and the serve.admin_auth.tokens entry that accepts it")
+  .option("--name <name>", "name of the token's principal (logs, events)", "admin")
+  .option("--permissions <list>", "comma-separated: keys:read, keys:write, keys:verify, tokens:derive, events:read, admin", "admin")
+  .action(async (opts: { name: string; permissions: string }) => {
+    const { adminTokenGenerateCommand } = await import("./commands/admin-token.js");
+    process.exitCode = adminTokenGenerateCommand(opts);
+  });
+
 // `talos keys …` and `talos jwk get`: declarations only; each action loads its own file
 registerKeysCommands(program, jwk);
 registerEventsCommands(program);

@@ -140,7 +140,8 @@ export function common(cmd: Command, format: p.Format = "table"): Command {
         .default(format),
     )
     .option("-q, --quiet", "print only ids, secrets or tokens")
-    .option("-H, --header <header>", 'extra request header "Name: value" (repeatable)', p.collectHeader);
+    .option("-H, --header <header>", 'extra request header "Name: value" (repeatable)', p.collectHeader)
+    .option("--token <token>", "admin API token, sent as Authorization: Bearer (default: TALOS_ADMIN_TOKEN)");
 }
 
 function keyFlags(cmd: Command): Command {

@@ -167,6 +167,8 @@ export interface CommonOptions {
   quiet?: boolean;
   /** raw `-H` values (see parseHeaders); absent when none was given. */
   header?: string[];
+  /** admin API token (`--token`; default TALOS_ADMIN_TOKEN), sent as Authorization: Bearer */
+  token?: string;
 }
 
 /** The resource flags of `keys issue` and `keys imported import`. */
