@@ -41,7 +41,7 @@ const list = (token: string) =>
 beforeAll(async () => {
   first = await keyPair("ES256");
   await publish("k1", first, "ES256");
-  idp = createServer((req, res) => {
+  idp = createServer((_req, res) => {
     fetches++;
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(jwks));
   });
