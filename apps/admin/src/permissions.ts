@@ -1,6 +1,7 @@
 import type { Permission } from "@talos/core";
 import {
   isRefusal,
+  peerOf,
   sendPlain,
   withAdminPrincipal,
   type AdminAuthRequest,
@@ -8,6 +9,7 @@ import {
   type Ctx,
   type FastRoute,
   type RouteDef,
+  type TlsSocketLike,
 } from "@talos/http";
 
 /**
@@ -52,21 +54,8 @@ export const permissionFor = (r: Pick<RouteDef, "method" | "path">): Permission 
 const headerFor = (path: string) => (path.startsWith("/gateway/") ? "talos-admin-authorization" : "authorization");
 
 function authRequest(c: Ctx): AdminAuthRequest {
-  const socket = (c.env as { incoming?: { socket?: TlsLike } } | undefined)?.incoming?.socket;
+  const socket = (c.env as { incoming?: { socket?: TlsSocketLike } } | undefined)?.incoming?.socket;
   return { header: (n) => c.req.header(n), remoteAddress: socket?.remoteAddress, peerCertificate: () => peerOf(socket) };
-}
-
-interface TlsLike {
-  remoteAddress?: string;
-  authorized?: boolean;
-  getPeerCertificate?(): { subject?: { CN?: string }; subjectaltname?: string } | null;
-}
-
-/** The client certificate, only when the handshake verified it against the client CA. */
-export function peerOf(socket: TlsLike | undefined) {
-  if (!socket?.authorized || !socket.getPeerCertificate) return null;
-  const cert = socket.getPeerCertificate();
-  return cert && Object.keys(cert).length > 0 ? cert : null;
 }
 
 /** Puts the admin routes behind `guard`; every other route passes unchanged. */

@@ -200,7 +200,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     listener: (mode) => apiListener(mode, http.host),
     async listen(mode, at = {}) {
       const host = at.host ?? http.host;
-      const l = await listen(apiListener(mode, host), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
+      const l = await listen(apiListener(mode, host), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest, tls: http.tls.cert_path ? http.tls : undefined });
       apis.push(l);
       return l;
     },
@@ -208,7 +208,10 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       if (!config.serve.metrics.enabled || d.clusterWorker) return null;
       const host = at.host ?? config.serve.metrics.host;
       const app = metricsApp(deps, metrics.route);
-      const l = await listen(createRequestListener(app, { hostname: host }), host, at.port ?? config.serve.metrics.port, { timeouts: at.timeouts });
+      const l = await listen(createRequestListener(app, { hostname: host }), host, at.port ?? config.serve.metrics.port, {
+        timeouts: at.timeouts,
+        tls: config.serve.metrics.tls.cert_path ? config.serve.metrics.tls : undefined,
+      });
       probes.push(l);
       return l;
     },

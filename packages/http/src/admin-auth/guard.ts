@@ -45,6 +45,20 @@ export function withAdminPrincipal<T>(principal: AdminPrincipal, fn: () => T): T
   return storage.run(principal, fn);
 }
 
+/** The parts of a (TLS) socket read here. */
+export interface TlsSocketLike {
+  remoteAddress?: string;
+  authorized?: boolean;
+  getPeerCertificate?(): ClientCertificate | null;
+}
+
+/** The client certificate, only when the TLS handshake verified it against the client CA. */
+export function peerOf(socket: TlsSocketLike | undefined): ClientCertificate | null {
+  if (!socket?.authorized || !socket.getPeerCertificate) return null;
+  const cert = socket.getPeerCertificate();
+  return cert && Object.keys(cert).length > 0 ? cert : null;
+}
+
 export const isRefusal = (v: AdminPrincipal | PlainResponse): v is PlainResponse => "status" in v;
 
 function refusal(err: TalosError, headers: Record<string, string>): PlainResponse {
