@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsoleServer, testAuthenticator, type ConsoleServer } from "./support.js";
+import { startConsoleServer, adminAuthOverrides, type ConsoleServer } from "./support.js";
 
 const CHROMIUM = process.env.TALOS_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -33,7 +33,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", { timeout: 120_000 }, () 
   const go = (p: string) => page.goto(s.base + p);
 
   beforeAll(async () => {
-    s = await startConsoleServer({ auth: testAuthenticator });
+    s = await startConsoleServer({ overrides: adminAuthOverrides() });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();

@@ -4,7 +4,7 @@
  * permissions, and where the console is (not) served.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client, csrfOf, startConsoleServer, testAuthenticator, type ConsoleServer } from "./support.js";
+import { client, csrfOf, startConsoleServer, adminAuthOverrides, type ConsoleServer } from "./support.js";
 
 const XSS_NAME = "<img src=x onerror=alert(1)>";
 
@@ -215,10 +215,10 @@ describe("console without admin authentication", () => {
   });
 });
 
-describe("console with sign-in (the authenticator seam)", () => {
+describe("console with sign-in (serve.admin_auth tokens)", () => {
   let s: ConsoleServer;
   beforeAll(async () => {
-    s = await startConsoleServer({ auth: testAuthenticator });
+    s = await startConsoleServer({ overrides: adminAuthOverrides() });
   });
   afterAll(() => s?.close());
 
@@ -271,6 +271,32 @@ describe("console with sign-in (the authenticator seam)", () => {
     const denied = await c.post("/console/keys", { _csrf: csrfOf(keys.text), name: "nope" });
     expect(denied.res.status).toBe(403);
     expect(denied.text).toContain("keys:write");
+  });
+
+  it("the API behind it refuses the same visitor without a token, and serves the token the console accepted", async () => {
+    expect((await fetch(`${s.base}/v2alpha1/admin/issuedApiKeys`)).status).toBe(401);
+    const ok = await fetch(`${s.base}/v2alpha1/admin/issuedApiKeys`, { headers: { authorization: "Bearer reader-token-0123456789" } });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe("console sign-in throttling (serve.admin_auth.throttle)", () => {
+  it("failed sign-ins count against the client IP like failed API calls: then 429, even for a right token", async () => {
+    const s = await startConsoleServer({ overrides: adminAuthOverrides({ "serve.admin_auth.throttle.quota": 2 }) });
+    try {
+      const c = client(s.base);
+      const form = await c.get("/console/sign-in");
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await c.post("/console/sign-in", { _csrf: csrfOf(form.text), token: `guess-${i}` })).res.status);
+      expect(statuses.slice(0, 2)).toEqual([401, 401]);
+      expect(statuses.at(-1)).toBe(429);
+      const right = await c.post("/console/sign-in", { _csrf: csrfOf(form.text), token: "admin-token-0123456789" });
+      expect(right.res.status).toBe(429);
+      expect(right.text).toContain("Too many failed sign-ins");
+      expect(c.setCookies.some((x) => x.startsWith("talos_console_session=") && !x.includes("Max-Age=0"))).toBe(false);
+    } finally {
+      await s.close();
+    }
   });
 });
 

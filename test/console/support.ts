@@ -1,4 +1,4 @@
-import { loadConfig } from "@talos/core";
+import { hashAdminToken, loadConfig } from "@talos/core";
 import type { ConsoleAuthenticator } from "@talos/console";
 import type { Logger } from "@talos/http";
 import { createServer, type Mode, type TalosServer } from "@talos/server";
@@ -10,11 +10,12 @@ export const TOKENS: Record<string, { subject: string; permissions: string[] }> 
   "reader-token-0123456789": { subject: "rita", permissions: ["keys:read"] },
 };
 
-/** The sign-in seam implemented by the test (the admin-authentication issue supplies the real one). */
-export const testAuthenticator: ConsoleAuthenticator = {
-  required: true,
-  authenticate: async (token) => TOKENS[token] ?? null,
-};
+/** The real admin authentication (serve.admin_auth, mode tokens) holding TOKENS: the console's sign-in goes through it. */
+export const adminAuthOverrides = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  "serve.admin_auth.mode": "tokens",
+  "serve.admin_auth.tokens": Object.entries(TOKENS).map(([token, p]) => ({ name: p.subject, hash: hashAdminToken(token), permissions: p.permissions })),
+  ...extra,
+});
 
 /** Every log line the server wrote, as JSON text (to check that no secret reaches the log). */
 export function capturingLogger(): Logger & { lines: string[] } {

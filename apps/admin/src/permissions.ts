@@ -39,6 +39,9 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "POST /v2alpha1/admin/apiKeys:batchRevoke": "keys:write",
   "GET /v2alpha1/admin/apiKeys/{key_id}/usage": "keys:read",
   "GET /v2alpha1/admin/events": "events:read",
+  "GET /v2alpha1/admin/events/{event_id}": "events:read",
+  // sends deliveries again: an operator's action, not a reader's
+  "POST /v2alpha1/admin/events/{event_id}:redeliver": "admin",
   "GET /v2alpha1/admin/cacheInvalidations:stream": "keys:verify",
   "GET /gateway/verify": "keys:verify",
 };

@@ -15,7 +15,14 @@ export interface ConsolePrincipal {
  */
 export interface ConsoleAuthenticator {
   readonly required: boolean;
-  authenticate(token: string): Promise<ConsolePrincipal | null>;
+  /** null: refused; "throttled": too many failures from this client, try later */
+  authenticate(token: string, client: ConsoleClient): Promise<ConsolePrincipal | null | "throttled">;
+}
+
+/** The signing-in browser as admin authentication's failure throttle sees it. */
+export interface ConsoleClient {
+  header(name: string): string | undefined;
+  readonly remoteAddress: string | undefined;
 }
 
 /** Without admin authentication everybody may do everything (the console says so on every page). */

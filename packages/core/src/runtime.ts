@@ -51,6 +51,8 @@ export interface RuntimeOptions {
   publish?: (msg: InvalidationMessage) => Promise<void>;
   /** spans of the verify pipeline (tracing.enabled); absent when tracing is off */
   tracer?: Tracer | null;
+  /** the authenticated admin caller of the change being made (admin auth), for events */
+  principalName?: () => string | undefined;
 }
 
 export interface Runtime {
@@ -109,6 +111,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     clock,
     nid,
     crypto: createKeyCrypto(config, clock),
+    principalName: opts.principalName,
     hooks: {
       ...noopHooks,
       afterMutation(kind, keyId) {

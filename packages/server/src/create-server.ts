@@ -15,7 +15,7 @@ import {
   type Store,
 } from "@talos/core";
 import type { ConsoleAuthenticator } from "@talos/console";
-import { createAdminGuard, createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
+import { createAdminGuard, createMetrics, currentAdminPrincipal, createRequestListener, readinessProblem, shareMetricsWithPrimary, watchReadiness, watchUsage, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
 import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { consoleFor, withConsole } from "./console.js";
@@ -106,6 +106,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     clock,
     limiter,
     tracer: tracing?.tracer,
+    principalName: () => currentAdminPrincipal()?.name,
     tokens: createTokenVerifier({ config, clock, nid: NIL_NID, keys }),
     observers: {
       event: (e) => {

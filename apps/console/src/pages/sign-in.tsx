@@ -42,7 +42,9 @@ export function signInRoutes(app: Hono<ConsoleEnv>, s: ConsoleState): void {
     const form = c.get("form");
     const next = safeNext(text(form, "next"));
     const token = text(form, "token");
-    const principal = token ? await auth.authenticate(token) : null;
+    const remoteAddress = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    const principal = token ? await auth.authenticate(token, { header: (n) => c.req.header(n), remoteAddress }) : null;
+    if (principal === "throttled") return show(c, next, "Too many failed sign-ins from this address: try again in a minute.", 429);
     if (!principal) return show(c, next, "Sign-in failed: the token was not accepted.", 401);
     const ttl = s.deps.sessionTtlMs ?? DEFAULT_TTL_MS;
     const expires = s.deps.app.ctx.clock() + ttl;

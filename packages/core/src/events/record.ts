@@ -51,7 +51,7 @@ export async function recordEvents(ctx: ServiceContext, repo: Repo, drafts: Even
     keyKind: d.record.kind,
     actorId: d.record.actorId,
     source: d.source ?? ctx.principal?.source ?? "admin_api",
-    principal: ctx.principal?.name ?? "",
+    principal: ctx.principal?.name ?? ctx.principalName?.() ?? "",
     occurredTime: occurred,
     payload: d.payload,
   }));

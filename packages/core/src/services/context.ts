@@ -39,6 +39,8 @@ export interface ServiceContext {
   hooks: ServiceHooks;
   /** absent: the admin API without a named principal */
   principal?: Principal;
+  /** the admin caller of the request being served, when admin authentication named one */
+  principalName?: () => string | undefined;
 }
 
 /** A per-request view of `ctx` for `principal` (the shared context stays untouched). */

@@ -26,8 +26,8 @@ export interface AdminAuthRequest {
 export const ADMIN_AUTHORIZATION_HEADER = "talos-admin-authorization";
 
 export interface AdminGuard {
-  /** The caller, or null when no credential or a bad one was presented (the console's sign-in uses this). */
-  authenticate(req: AdminAuthRequest, opts?: { header?: string }): Promise<AdminPrincipal | null>;
+  /** The caller, throttled like check but without a permission (the console's sign-in): else 401 or 429. */
+  signIn(req: AdminAuthRequest): Promise<AdminPrincipal | PlainResponse>;
   /** The principal when the request may go on, else the refusal (401, 403 or 429) in the envelope. */
   check(req: AdminAuthRequest, permission: Permission, opts?: { header?: string }): Promise<AdminPrincipal | PlainResponse>;
 }
@@ -116,32 +116,10 @@ export function createAdminGuard(cfg: Config["serve"]["admin_auth"], deps: Guard
   const ipOf = (req: AdminAuthRequest) => resolveClientIp(deps.http.client_ip_source, (n) => req.header(n), req.remoteAddress)?.text ?? "unknown";
 
   return {
-    async authenticate(req, opts = {}) {
-      return (await identify(req, opts.header ?? "authorization")).principal;
-    },
+    signIn: (req) => admit(req, "authorization"),
     async check(req, permission, opts = {}) {
-      const ip = blocked.size === 0 ? "" : ipOf(req);
-      const until = ip === "" ? undefined : blocked.get(ip);
-      const now = deps.now();
-      if (until !== undefined) {
-        if (now < until) return tooMany(until - now);
-        blocked.delete(ip);
-      }
-      const { principal, presented } = await identify(req, opts.header ?? "authorization");
-      if (principal === null) {
-        if (presented) {
-          const key = ipOf(req);
-          const d = await deps.limiter.take(`admin-auth:${key}`, quota, window, now).catch(() => null);
-          if (d && !d.allowed) {
-            if (blocked.size > 100_000) blocked.clear();
-            blocked.set(key, now + d.retryAfterS * 1000);
-            return tooMany(d.retryAfterS * 1000);
-          }
-        }
-        const challenge = presented ? `${CHALLENGE}, error="invalid_token"` : CHALLENGE;
-        const message = presented ? "the admin credential is not valid" : "the admin API needs a credential (Authorization: Bearer)";
-        return refusal(new TalosError("unauthorized", message), { "WWW-Authenticate": challenge });
-      }
+      const principal = await admit(req, opts.header ?? "authorization");
+      if (isRefusal(principal)) return principal;
       if (!allows(principal, permission)) {
         return refusal(new TalosError("forbidden", `permission ${permission} required`, { permission }), {
           "WWW-Authenticate": `${CHALLENGE}, error="insufficient_scope", scope="${permission}"`,
@@ -150,6 +128,33 @@ export function createAdminGuard(cfg: Config["serve"]["admin_auth"], deps: Guard
       return principal;
     },
   };
+
+  /** Who the caller is, or the refusal: 429 while its IP is throttled, 401 for a missing or bad credential. */
+  async function admit(req: AdminAuthRequest, header: string): Promise<AdminPrincipal | PlainResponse> {
+    const ip = blocked.size === 0 ? "" : ipOf(req);
+    const until = ip === "" ? undefined : blocked.get(ip);
+    const now = deps.now();
+    if (until !== undefined) {
+      if (now < until) return tooMany(until - now);
+      blocked.delete(ip);
+    }
+    const { principal, presented } = await identify(req, header);
+    if (principal === null) {
+      if (presented) {
+        const key = ipOf(req);
+        const d = await deps.limiter.take(`admin-auth:${key}`, quota, window, now).catch(() => null);
+        if (d && !d.allowed) {
+          if (blocked.size > 100_000) blocked.clear();
+          blocked.set(key, now + d.retryAfterS * 1000);
+          return tooMany(d.retryAfterS * 1000);
+        }
+      }
+      const challenge = presented ? `${CHALLENGE}, error="invalid_token"` : CHALLENGE;
+      const message = presented ? "the admin credential is not valid" : "the admin API needs a credential (Authorization: Bearer)";
+      return refusal(new TalosError("unauthorized", message), { "WWW-Authenticate": challenge });
+    }
+    return principal;
+  }
 }
 
 function tooMany(ms: number): PlainResponse {
