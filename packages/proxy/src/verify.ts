@@ -42,6 +42,10 @@ export interface VerifyAnswer {
   cached: boolean;
 }
 
+function adminCredentials(headers: HeaderMap): string {
+  return `${String(headers["authorization"] ?? "")}\n${String(headers["talos-admin-authorization"] ?? "")}`;
+}
+
 export function ipContext(headers: HeaderMap, remoteAddress: string): string {
   return [remoteAddress, ...IP_HEADERS.map((h) => String(headers[h] ?? ""))].join("\n");
 }
@@ -56,9 +60,12 @@ export function bypassesCache(headers: HeaderMap): boolean {
 /** apiKeys:verify through the cache: a hit is answered locally, a miss goes to the central Talos. */
 export async function cachedVerify(d: VerifyDeps, r: VerifyRequest): Promise<VerifyAnswer> {
   const { cache } = d;
-  const plain = cacheKey(r.host, r.credential);
+  // the caller's admin credential is part of the key: with admin auth on upstream, an answer cached for
+  // one caller is never a hit for a caller without (or with another) credential, who goes upstream instead
+  const admin = adminCredentials(r.headers);
+  const plain = cacheKey(r.host, r.credential, admin);
   let scopedKey: string | undefined;
-  const scoped = () => (scopedKey ??= cacheKey(r.host, r.credential, ipContext(r.headers, r.remoteAddress)));
+  const scoped = () => (scopedKey ??= cacheKey(r.host, r.credential, admin, ipContext(r.headers, r.remoteAddress)));
   if (cache && !r.bypass) {
     const e = cache.get(plain) ?? cache.get(scoped());
     if (e) {
