@@ -12,9 +12,11 @@ COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
 COPY packages/http/package.json packages/http/
 COPY packages/server/package.json packages/server/
+COPY packages/proxy/package.json packages/proxy/
 COPY packages/cli/package.json packages/cli/
 COPY apps/admin/package.json apps/admin/
 COPY apps/public/package.json apps/public/
+COPY apps/console/package.json apps/console/
 
 # ---- build: every dependency, compile every workspace to dist/ ----
 FROM manifests AS build
@@ -37,15 +39,21 @@ COPY --from=deps /app/node_modules node_modules
 COPY --from=deps /app/packages/core/package.json packages/core/
 COPY --from=deps /app/packages/http/package.json packages/http/
 COPY --from=deps /app/packages/server/package.json packages/server/
+COPY --from=deps /app/packages/proxy/package.json packages/proxy/
 COPY --from=deps /app/packages/cli/package.json packages/cli/
 COPY --from=deps /app/apps/admin/package.json apps/admin/
 COPY --from=deps /app/apps/public/package.json apps/public/
+COPY --from=deps /app/apps/console/package.json apps/console/
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/http/dist packages/http/dist
 COPY --from=build /app/packages/server/dist packages/server/dist
+COPY --from=build /app/packages/proxy/dist packages/proxy/dist
 COPY --from=build /app/packages/cli/dist packages/cli/dist
 COPY --from=build /app/apps/admin/dist apps/admin/dist
 COPY --from=build /app/apps/public/dist apps/public/dist
+COPY --from=build /app/apps/console/dist apps/console/dist
+# the console's stylesheet and script, read relative to apps/console/dist
+COPY apps/console/static apps/console/static
 # resolved relative to packages/core/dist/store/open.js (../../../../drizzle)
 COPY drizzle drizzle
 # `talos …` for `docker exec` (migrate, jwk generate); the entry point below is the same program

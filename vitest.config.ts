@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   // The @talos/* packages export their TypeScript sources under the "development" condition and
   // dist/ otherwise; tests always run the sources, whatever NODE_ENV says and whether dist/ exists.
-  ssr: { resolve: { conditions: ["module", "node", "development"] } },
+  // No "module" condition: it picks builds such as OpenTelemetry's build/esm, whose extensionless imports Node cannot load.
+  ssr: { resolve: { conditions: ["node", "development"] } },
   test: {
     include: ["packages/*/src/**/*.test.ts", "apps/*/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,

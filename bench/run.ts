@@ -12,7 +12,7 @@ import { fileSize, ROOT, startProcess, talosEntry, type Proc } from "./proc.js";
 import { paced } from "./paced.js";
 import { formatSummary, summarise, type ProfileSummary } from "./profile-summary.js";
 import { round } from "./stats.js";
-import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
+import { findWrk, runWrk, SEQ, type WrkRequest } from "./wrk.js";
 
 /**
  * `npm run bench [-- --quick] [-- --compare bench/results/<file>.json]`
@@ -113,6 +113,7 @@ interface Results {
   cacheMemory: Record<string, number> | null;
   logging: Record<string, number> | null;
   profile: ProfileSummary | null;
+  profileIssue?: ProfileSummary & { db: string };
   targets: Target[];
 }
 
@@ -373,7 +374,7 @@ async function embeddedScenarios() {
   const batchProbe = await call(url, BATCH, JSON.parse(batchBody));
   if (batchProbe.headers.get("ory-talos-cache") !== "HIT") throw new Error(`batchVerify is not all hits: ${batchProbe.headers.get("ory-talos-cache")}`);
   await measure("batch_verify_100", "batchVerify, 100 warm keys per request", "embedded", url, { path: BATCH, body: batchBody }, { perRequest: KEYS, unit: "credentials" });
-  await measure("issue", "issue a key", "embedded", url, { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) });
+  await writeRows("embedded", url);
 
   const derive = await call(url, "/v2alpha1/admin/apiKeys:derive", { credential: seeded.secrets[0] });
   if (derive.status === 200) {
@@ -384,6 +385,33 @@ async function embeddedScenarios() {
     results.rows.push({ id: "derive_jwt", title: "derive a JWT (Ed25519)", db: "embedded", rps: 0, p50: 0, p99: 0, max: 0, errors: 0, non2xx: 0, total: 0, ratio: null, client: "-", note: reason });
   }
   await stop(proc);
+}
+
+/**
+ * Write throughput (issue, import, revoke), each acknowledged after its commit. Revoke needs a
+ * fresh key per request: keys are imported beforehand in batches of 1000, sized from the import
+ * row's rate; a run that used them all up shows 409s in its non-2xx column (a lower bound then).
+ */
+async function writeRows(db: string, url: string) {
+  const suffix = db === "embedded" ? "" : `_${db}`;
+  await measure(`issue${suffix}`, "issue a key", db, url, { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) });
+  const importBody = JSON.stringify({ ...issueBody(0), raw_key: `sk_bench_${SEQ}` });
+  const imp = await measure(`import${suffix}`, "import a key (a new raw key each request)", db, url, { path: "/v2alpha1/admin/importedApiKeys", body: importBody });
+  const need = Math.min(200_000, Math.max(2000, Math.ceil(imp.rps * 2 * (DURATION + WARMUP))));
+  const ids: string[] = [];
+  for (let made = 0; made < need; made += 1000) {
+    const batch = Array.from({ length: 1000 }, () => ({ ...issueBody(0), raw_key: `sk_revoke_${randomBytes(16).toString("hex")}` }));
+    const r = await call(url, "/v2alpha1/admin/importedApiKeys:batchCreate", { requests: batch });
+    if (r.status !== 200 || r.body.failure_count !== 0) throw new Error(`revoke seeding failed: ${r.status} ${r.text.slice(0, 300)}`);
+    for (const item of r.body.results as { imported_api_key: { key_id: string } }[]) ids.push(item.imported_api_key.key_id);
+  }
+  const revokes = ids.map((id) => ({ method: "POST", path: `/v2alpha1/admin/importedApiKeys/${id}:revoke`, body: "{}" }));
+  if (!WRK) return log("revoke row skipped: autocannon repeats a request list per connection (install wrk)");
+  // the warm-up gets its own keys: wrk starts each run at the first request of its list
+  const warmKeys = Math.ceil(revokes.length * (WARMUP / (DURATION + WARMUP)));
+  if (WARMUP > 0) await drive(url, { requests: revokes.slice(0, warmKeys) }, WARMUP);
+  log(`revoke: ${revokes.length - warmKeys} imported keys left to revoke`);
+  await measure(`revoke${suffix}`, "revoke a key (each key once)", db, url, { requests: revokes.slice(warmKeys) }, { warmup: false });
 }
 
 /** An open-loop run at an even `rate` (bench/paced.ts), as a result row. */
@@ -452,34 +480,51 @@ async function reachable(u: string): Promise<boolean> {
   });
 }
 
-/** The warm-cache run once more under the CPU profiler (not a measured row). */
-async function profile() {
+/**
+ * A scenario run once more under the CPU profiler (not a measured row): verify with a warm cache,
+ * and issue (the write path) on PostgreSQL when a DSN is given, else on the embedded database.
+ */
+async function profile(kind: "verify" | "issue") {
   if (args["no-profile"] || QUICK) return;
-  const profDir = `${work}/prof`;
+  const profDir = `${work}/prof-${kind}`;
   mkdirSync(profDir);
-  const { proc, url } = await startTalos("talos-profiled", "memory", { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`] });
-  const seeded = await seed(url);
-  for (const s of seeded.secrets) await call(url, VERIFY, { credential: s });
-  const reqs = seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) }));
-  log(`profile: verify warm under --cpu-prof for ${PROFILE_SECONDS}s (not a measured row)`);
-  const loadStarted = Date.now();
-  await drive(url, { requests: reqs }, PROFILE_SECONDS);
-  const code = await proc.stop();
-  const windowMs = Date.now() - loadStarted;
-  procs.splice(procs.indexOf(proc), 1);
-  // one profile per thread (tsx's loader runs in a worker): the main thread's is the largest
-  const file = readdirSync(profDir)
-    .filter((f) => f.endsWith(".cpuprofile"))
-    .map((f) => ({ f, size: fileSize(`${profDir}/${f}`) }))
-    .sort((a, b) => b.size - a.size)[0]?.f;
-  if (code !== 0 || !file) {
-    log(`profile: server exited ${code}, no profile written`);
-    return;
+  let db = "memory";
+  let dropDb: (() => Promise<void>) | null = null;
+  if (kind === "issue" && PG_ADMIN_DSN) {
+    const d = await createBenchDatabase(PG_ADMIN_DSN);
+    db = d.dsn;
+    dropDb = () => d.drop();
   }
-  results.profile = summarise(`${profDir}/${file}`, 15, windowMs);
-  if (!QUICK) {
+  try {
+    const { proc, url } = await startTalos(`talos-profiled-${kind}`, db, { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profDir}`], migrate: dropDb !== null });
+    let load: Load;
+    if (kind === "verify") {
+      const seeded = await seed(url);
+      for (const s of seeded.secrets) await call(url, VERIFY, { credential: s });
+      load = { requests: seeded.secrets.map((s) => ({ method: "POST", path: VERIFY, body: JSON.stringify({ credential: s }) })) };
+    } else load = { path: "/v2alpha1/admin/issuedApiKeys", body: JSON.stringify(issueBody(0)) };
+    log(`profile: ${kind} (${dropDb ? "postgres" : kind === "verify" ? "cache warm" : "embedded"}) under --cpu-prof for ${PROFILE_SECONDS}s (not a measured row)`);
+    const loadStarted = Date.now();
+    await drive(url, load, PROFILE_SECONDS);
+    const code = await proc.stop();
+    const windowMs = Date.now() - loadStarted;
+    procs.splice(procs.indexOf(proc), 1);
+    // one profile per thread (tsx's loader runs in a worker): the main thread's is the largest
+    const file = readdirSync(profDir)
+      .filter((f) => f.endsWith(".cpuprofile"))
+      .map((f) => ({ f, size: fileSize(`${profDir}/${f}`) }))
+      .sort((a, b) => b.size - a.size)[0]?.f;
+    if (code !== 0 || !file) {
+      log(`profile: server exited ${code}, no profile written`);
+      return;
+    }
+    const summary = summarise(`${profDir}/${file}`, 15, windowMs);
+    if (kind === "verify") results.profile = summary;
+    else results.profileIssue = { db: dropDb ? "postgres" : "embedded", ...summary };
     mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(`${resultsDir}/latest.cpuprofile`, readFileSync(`${profDir}/${file}`));
+    writeFileSync(`${resultsDir}/latest-${kind}.cpuprofile`, readFileSync(`${profDir}/${file}`));
+  } finally {
+    await dropDb?.();
   }
 }
 
@@ -538,6 +583,7 @@ async function postgresScenarios(admin: string) {
       before = after;
     }
     results.invalidDbProof = proof;
+    await writeRows("postgres", url); // after the proof: writes are transactions
     await stop(proc);
 
     log(`pg-direct: postgres.js alone, ${CONNECTIONS} in flight, pool 10`);
@@ -662,6 +708,7 @@ function markdown(): string {
   L.push("| target | measured | met |", "| --- | --- | --- |");
   for (const t of results.targets) L.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "n/a" : t.met ? "yes" : "**no**"} |`);
   if (results.profile) L.push("", "Profile of the server during verify (cache warm), top frames by self time:", "", formatSummary(results.profile));
+  if (results.profileIssue) L.push("", `Profile of the server during issue (${results.profileIssue.db}), top frames by self time:`, "", formatSummary(results.profileIssue));
   return L.join("\n") + "\n";
 }
 
@@ -722,7 +769,8 @@ async function main() {
   await embeddedScenarios();
   if (PG_ADMIN_DSN) await postgresScenarios(PG_ADMIN_DSN);
   else log("PostgreSQL scenarios skipped: set TALOS_BENCH_DSN (or TALOS_TEST_DSN) to run them");
-  await profile();
+  await profile("verify");
+  await profile("issue");
   await cacheMemory();
   results.meta.loadavgEnd = loadavg().map((x) => round(x, 1));
   judge();

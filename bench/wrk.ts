@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 
 /**
@@ -10,9 +11,13 @@ import { writeFileSync } from "node:fs";
 
 export interface WrkRequest {
   path: string;
+  /** `{{seq}}` in the body becomes a value unique to this request (write rows: a fresh raw key each time) */
   body: string;
   headers?: Record<string, string>;
 }
+
+/** The placeholder a write row puts where each request needs a unique value. */
+export const SEQ = "{{seq}}";
 
 export interface WrkResult {
   requests: number;
@@ -56,15 +61,38 @@ function lua(s: string): string {
  * handed out in turn.
  */
 export function wrkScript(requests: WrkRequest[]): string {
+  if (requests.some((r) => r.body.includes(SEQ))) return uniqueScript(requests);
   const lines = ["local reqs = {}", "init = function(args)"];
   requests.forEach((r, i) => {
-    const headers = { "content-type": "application/json", ...r.headers };
-    const h = Object.entries(headers)
-      .map(([k, v]) => `[${lua(k)}] = ${lua(v)}`)
-      .join(", ");
-    lines.push(`  reqs[${i + 1}] = wrk.format("POST", ${lua(r.path)}, { ${h} }, ${lua(r.body)})`);
+    lines.push(`  reqs[${i + 1}] = wrk.format("POST", ${lua(r.path)}, { ${luaHeaders(r)} }, ${lua(r.body)})`);
   });
   lines.push("end", "local i = 0", "request = function()", "  i = i % #reqs + 1", "  return reqs[i]", "end");
+  return `${lines.join("\n")}\n`;
+}
+
+const luaHeaders = (r: WrkRequest) =>
+  Object.entries({ "content-type": "application/json", ...r.headers })
+    .map(([k, v]) => `[${lua(k)}] = ${lua(v)}`)
+    .join(", ");
+
+/**
+ * Requests whose body carries `{{seq}}`: formatted per request, the placeholder replaced by a run
+ * nonce and a counter, so no two requests of any run (warm-up included) write the same value.
+ */
+function uniqueScript(requests: WrkRequest[]): string {
+  const nonce = randomBytes(6).toString("hex");
+  const lines = ["local tmpl = {}", `local nonce = ${lua(nonce)}`, "local seq = 0"];
+  requests.forEach((r, i) => {
+    const [before, after] = [r.body.slice(0, r.body.indexOf(SEQ)), r.body.slice(r.body.indexOf(SEQ) + SEQ.length)];
+    lines.push(`tmpl[${i + 1}] = { ${lua(r.path)}, { ${luaHeaders(r)} }, ${lua(before)}, ${lua(after)} }`);
+  });
+  lines.push(
+    "request = function()",
+    "  seq = seq + 1",
+    "  local t = tmpl[(seq - 1) % #tmpl + 1]",
+    '  return wrk.format("POST", t[1], t[2], t[3] .. nonce .. "-" .. seq .. t[4])',
+    "end",
+  );
   return `${lines.join("\n")}\n`;
 }
 

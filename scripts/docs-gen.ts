@@ -53,9 +53,10 @@ function typeOf(path: string, kind: string): string {
     if (s instanceof z.ZodNumber) {
       const min = s.minValue;
       const max = s.maxValue;
-      if (min !== null && max !== null && max < Number.MAX_SAFE_INTEGER) return `int, ${min} to ${max}`;
-      if (min !== null && min > Number.MIN_SAFE_INTEGER) return `int ≥ ${min}`;
-      return "int";
+      const t = kind === "number" ? "number" : "int";
+      if (min !== null && max !== null && max < Number.MAX_SAFE_INTEGER) return `${t}, ${min} to ${max}`;
+      if (min !== null && min > Number.MIN_SAFE_INTEGER) return `${t} ≥ ${min}`;
+      return t;
     }
   }
   if (kind === "retired[]") return "list of string or {value, expires_at}";

@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findWrk, parseWrk, runWrk } from "../../bench/wrk.js";
+import { findWrk, parseWrk, runWrk, SEQ } from "../../bench/wrk.js";
 
 /**
  * The bench's load client (bench/wrk.ts) against a real wrk and a real HTTP server that records
@@ -61,6 +61,24 @@ describe.skipIf(!WRK)("bench wrk client", () => {
     expect(r.p50).toBeLessThanOrEqual(r.p99);
     expect(r.p99).toBeLessThanOrEqual(r.max);
     expect(r.non2xx).toBe(0);
+  });
+
+  it("gives every request of a {{seq}} body its own value, across runs", async () => {
+    const before = new Set(seen.keys());
+    const run = () =>
+      runWrk({ wrk: WRK!, url, requests: [{ path: "/u", body: `{"raw_key":"sk_${SEQ}_x"}` }, { path: "/w", body: `{"k":"${SEQ}"}` }], connections: 2, seconds: 1, scriptPath: `${dir}/u.lua` });
+    const first = await run();
+    const second = await run();
+    const fresh = [...seen.entries()].filter(([k]) => !before.has(k));
+    const u = fresh.filter(([k]) => k.startsWith("POST /u "));
+    const w = fresh.filter(([k]) => k.startsWith("POST /w "));
+    expect(u.length).toBeGreaterThan(0);
+    expect(w.length).toBeGreaterThan(0);
+    for (const [k, n] of fresh) {
+      expect(n).toBe(1); // no value repeats, not even between the two runs
+      expect(k).toMatch(/^POST \/(u application\/json - \{"raw_key":"sk_[0-9a-f]{12}-\d+_x"\}|w application\/json - \{"k":"[0-9a-f]{12}-\d+"\})$/);
+    }
+    expect(fresh.length).toBeGreaterThanOrEqual(first.requests + second.requests);
   });
 
   it("counts non-2xx answers", async () => {

@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/process.js";
 
-const WORKSPACES = ["packages/core", "packages/http", "packages/server", "packages/cli", "apps/admin", "apps/public"];
+const WORKSPACES = ["packages/core", "packages/http", "packages/server", "packages/proxy", "packages/cli", "apps/admin", "apps/public", "apps/console"];
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 300_000) {
   return new Promise<{ code: number | null; out: string }>((resolve) => {

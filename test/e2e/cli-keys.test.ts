@@ -284,7 +284,7 @@ describe("talos keys (client commands)", { timeout: E2E_TIMEOUT_MS }, () => {
     const mixed = await talos(["keys", "imported", "batch-import", "--file", "-", "-q"], stdin);
     expect(mixed.code).toBe(1);
     expect(mixed.stdout).toBe(`${importedKeyId(raws[2]!)}\n`);
-    expect(mixed.stderr).toBe("error: 1 of 2 imports failed\n");
+    expect(mixed.stderr).toBe("error: 1 of 2 imports failed; failed rows in batch-import.failed.jsonl\n");
 
     const [notArray, missing] = await Promise.all([
       talos(["keys", "imported", "batch-import", "--file", "-"], '{"raw_key":"x"}'),

@@ -23,6 +23,7 @@ interface Service {
   depends_on?: Record<string, { condition?: string }> | string[];
   restart?: string;
   volumes?: string[];
+  profiles?: string[];
 }
 
 const read = (f: string) => readFileSync(path.join(REPO_ROOT, f), "utf8");
@@ -46,8 +47,15 @@ function published(p: NonNullable<Service["ports"]>[number]): { host: string; ho
 
 describe("docker-compose.yml", () => {
   it("has the split topology: postgres, a one-shot migrate, admin, public and nginx", () => {
-    expect(Object.keys(services).sort()).toEqual(["admin", "migrate", "nginx", "postgres", "public"]);
-    expect(talosServices.map(([n]) => n).sort()).toEqual(["admin", "migrate", "public"]);
+    // Prometheus and Grafana start only with `--profile observability` (docs/observability.md#dashboards-and-alerts)
+    const byDefault = Object.entries(services).filter(([, s]) => s.profiles === undefined);
+    expect(byDefault.map(([n]) => n).sort()).toEqual(["admin", "migrate", "nginx", "postgres", "proxy", "public"]);
+    const optional = Object.entries(services).filter(([, s]) => s.profiles !== undefined);
+    expect(optional.map(([n, s]) => [n, s.profiles])).toEqual([
+      ["prometheus", ["observability"]],
+      ["grafana", ["observability"]],
+    ]);
+    expect(talosServices.map(([n]) => n).sort()).toEqual(["admin", "migrate", "proxy", "public"]);
     for (const [name, s] of talosServices) {
       expect(s.image, name).toBe(TALOS_IMAGE);
       expect(s.build, name).toBe(".");
@@ -57,6 +65,7 @@ describe("docker-compose.yml", () => {
     expect(services.migrate!.command).toEqual(["migrate", "up"]);
     expect(services.admin!.command).toEqual(["serve", "admin"]);
     expect(services.public!.command).toEqual(["serve", "public"]);
+    expect(services.proxy!.command).toEqual(["proxy"]);
   });
 
   it.each(talosServices.map(([n, s]) => [n, (s.command as string[]).join(" "), s.command as string[]] as const))(
@@ -93,6 +102,7 @@ describe("docker-compose.yml", () => {
     expect(deps(services.admin!)).toEqual([["migrate", "service_completed_successfully"]]);
     expect(deps(services.public!)).toEqual([["migrate", "service_completed_successfully"]]);
     expect(deps(services.nginx!)).toEqual([["public", "service_healthy"]]);
+    expect(deps(services.proxy!)).toEqual([["admin", "service_healthy"]]);
     // acyclic
     const visiting = new Set<string>();
     const visit = (n: string, trail: string[]) => {
@@ -180,7 +190,7 @@ describe("Dockerfile and .dockerignore", () => {
     expect(runtime).toMatch(/^COPY drizzle drizzle$/m);
     expect(runtime).not.toMatch(/tsx/);
     // every workspace's compiled output is in the image
-    for (const ws of ["packages/core", "packages/http", "packages/server", "packages/cli", "apps/admin", "apps/public"]) {
+    for (const ws of ["packages/core", "packages/http", "packages/server", "packages/proxy", "packages/cli", "apps/admin", "apps/public"]) {
       expect(runtime).toContain(`COPY --from=build /app/${ws}/dist ${ws}/dist`);
     }
   });

@@ -1,7 +1,8 @@
 /**
  * The public edge (nginx/public-edge.conf) with a REAL nginx in front of real `talos serve public`
- * and `talos serve admin` processes on PostgreSQL. Only selfRevoke, the JWKS and health get
- * through; admin paths under every spelling we could think of get nginx's own 404.
+ * and `talos serve admin` processes on PostgreSQL. Only selfRevoke and health get through (the JWKS
+ * is an opt-in include: nginx-edge-includes.test.ts); admin paths under every spelling we could
+ * think of get nginx's own 404.
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
@@ -222,12 +223,11 @@ describe.skipIf(!TEST_DSN || !nginxBin)("public edge: real nginx in front of tal
     }
   });
 
-  it("the JWKS passes through", async () => {
-    const r = await fetchJson(`${edge.url}/v2alpha1/derivedKeys/jwks.json`);
-    // 200 with a key set, or talos' own 500 envelope when no signing key is configured
-    expect(r.headers.get("x-request-id"), "answered by talos").toBeTruthy();
-    if (r.status === 200) expect(Array.isArray(r.body.keys)).toBe(true);
-    else expect(r.body.error.code).toBe(r.status);
+  it("the JWKS is an opt-in include: the default edge answers it with its own 404 (nginx-edge-includes.test.ts lets it through)", async () => {
+    const before = await publicRequestCount();
+    const r = await rawRequest(edge.port, httpRequest("GET", "/v2alpha1/derivedKeys/jwks.json"));
+    expectEdgeAnswer(r, 404, "JWKS without its include");
+    expect(await publicRequestCount()).toBe(before);
   });
 
   it("selfRevoke works through nginx, and the key then fails verification on the admin process", async () => {
@@ -291,7 +291,7 @@ describe.skipIf(!TEST_DSN || !nginxBin)("public edge: real nginx in front of tal
 
   it("the public process never logged an admin path", async () => {
     // this test's own traffic: allowed paths and every admin trick, through the edge
-    for (const p of ["/health/alive", "/v2alpha1/derivedKeys/jwks.json"]) await rawRequest(edge.port, httpRequest("GET", p));
+    for (const p of ["/health/alive", "/health/ready"]) await rawRequest(edge.port, httpRequest("GET", p));
     for (const [method, target] of EDGE_TRICKS) {
       const body = ["POST", "PATCH", "PUT"].includes(method) ? "{}" : undefined;
       expect((await rawRequest(edge.port, httpRequest(method, target, { body }))).status, `${method} ${target}`).toBe(404);
@@ -300,9 +300,9 @@ describe.skipIf(!TEST_DSN || !nginxBin)("public edge: real nginx in front of tal
     const sentinel = randomUUID();
     expect((await fetch(`${pub.apiUrl}/health/alive`, { headers: { "X-Request-ID": sentinel } })).status).toBe(200);
     const requestLogs = await pollLogs(pub, (ls) => ls.some((l) => l.request_id === sentinel));
-    expect(requestLogs.some((l) => l.path === "/v2alpha1/derivedKeys/jwks.json")).toBe(true);
+    expect(requestLogs.some((l) => l.path === "/health/ready")).toBe(true);
     for (const l of requestLogs) {
-      expect(["/v2alpha1/apiKeys:selfRevoke", "/health/alive", "/health/ready", "/v2alpha1/derivedKeys/jwks.json"]).toContain(l.path);
+      expect(["/v2alpha1/apiKeys:selfRevoke", "/health/alive", "/health/ready"]).toContain(l.path);
     }
   });
 

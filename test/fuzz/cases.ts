@@ -4,7 +4,7 @@
  */ import fc from "fast-check";
 import { A, type BodyMutation, type FuzzCase } from "./case.js";
 import { Obj, RawText, type J } from "./json.js";
-import { headers, listQuery, maskQuery, METHODS, pathMutation } from "./parts.js";
+import { headers, listQuery, maskQuery, METHODS, pathMutation, usageQuery } from "./parts.js";
 import {
   credential,
   duration,
@@ -184,6 +184,7 @@ function routes(p: Pools): RouteSpec[] {
     },
     { method: "POST", template: `${A}/apiKeys:derive`, path: fc.constant(`${A}/apiKeys:derive`), body: o(f.derive, ["credential"]) },
     { method: "POST", template: `${A}/apiKeys/{key_id}:revoke`, path: id("any", (k) => `${A}/apiKeys/${k}:revoke`), body: o(f.revoke) },
+    { method: "GET", template: `${A}/apiKeys/{key_id}/usage`, path: id("any", (k) => `${A}/apiKeys/${k}/usage`), query: usageQuery() },
     {
       method: "POST",
       template: "/v2alpha1/apiKeys:selfRevoke",

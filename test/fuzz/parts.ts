@@ -175,3 +175,19 @@ export function headers(p: Pools): fc.Arbitrary<[string, string][]> {
 const latin1 = (s: string) => s.replace(/[^\t\x20-\x7e\x80-\xff]/g, "?").slice(0, 2048);
 
 export const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "PROPFIND", "SEARCH", "FOO", "get", "QUERY"];
+
+/** Query strings of GET …/apiKeys/{key_id}/usage (docs/observability.md#usage-history): good, odd and hostile. */
+export function usageQuery(): fc.Arbitrary<string> {
+  const time = fc.oneof(
+    fc.date({ min: new Date(Date.UTC(1970, 0, 1)), max: new Date(Date.UTC(2100, 0, 1)), noInvalidDate: true }).map((d) => d.toISOString()),
+    fc.constantFrom("", "now", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-06-01", "2026-06-01T10:00:00+25:00", "1e12"),
+    oddString(),
+  );
+  const param = fc.oneof(
+    fc.constantFrom("hour", "day", "week", "", "HOUR", "Day", "%00").map((v) => `granularity=${v}`),
+    time.map((v) => `start_time=${enc(v)}`),
+    time.map((v) => `end_time=${enc(v)}`),
+    fc.constantFrom("granularity=hour&granularity=day", "start_time", "end_time=%zz", "=x"),
+  );
+  return fc.array(param, { maxLength: 4 }).map((a) => (a.length ? `?${a.map((x) => x.slice(0, 3000)).join("&")}` : ""));
+}

@@ -4,7 +4,7 @@
  * *_temp paths) lives in a temp prefix, so it runs as root without touching /var.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +25,11 @@ export function findNginx(): string | null {
 
 export function warnSkipNginx(what: string): void {
   console.warn(`\n!!! SKIPPED: ${what} — nginx is not installed (apt-get install nginx; .ci/run does it).\n`);
+}
+
+/** An opt-in include from nginx/public-edge.d/ as the file to place at talos-edge.d/<name> (startNginx `files`). */
+export function edgeInclude(name: string): Record<string, string> {
+  return { [`talos-edge.d/${name}`]: readFileSync(path.join(NGINX_DIR, "public-edge.d", name), "utf8") };
 }
 
 /** envsubst semantics: `${NAME}` is replaced when NAME is given; nginx's own `$vars` stay. */
@@ -63,7 +68,7 @@ export interface NginxProcess {
  * Starts nginx with `http {}` holding the rendered site file. `site(port)` returns the rendered
  * config for the chosen listen port. Resolves once the port accepts connections.
  */
-export async function startNginx(site: (port: number) => string): Promise<NginxProcess> {
+export async function startNginx(site: (port: number) => string, opts: { files?: Record<string, string> } = {}): Promise<NginxProcess> {
   const bin = findNginx();
   if (!bin) throw new Error("nginx not found");
   let lastError = "";
@@ -72,6 +77,11 @@ export async function startNginx(site: (port: number) => string): Promise<NginxP
     const prefix = mkdtempSync(path.join(os.tmpdir(), "talos-nginx-"));
     chmodSync(prefix, 0o755); // workers run as nobody when the master is root
     writeFileSync(path.join(prefix, "site.conf"), site(port));
+    // further files next to nginx.conf (opt-in includes: talos-edge.d/*.conf)
+    for (const [name, text] of Object.entries(opts.files ?? {})) {
+      mkdirSync(path.dirname(path.join(prefix, name)), { recursive: true });
+      writeFileSync(path.join(prefix, name), text);
+    }
     writeFileSync(
       path.join(prefix, "nginx.conf"),
       [

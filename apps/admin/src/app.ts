@@ -4,20 +4,25 @@ import { importedRoutes } from "./routes/imported.js";
 import { verifyFastRoutes, verifyRoutes } from "./routes/verify.js";
 import { gatewayRoutes } from "./routes/gateway.js";
 import { openApiRoute } from "./routes/openapi.js";
+import { usageRoutes } from "./routes/usage.js";
+import { invalidationRoutes } from "./routes/invalidations.js";
+import { batchRevokeRoutes } from "./routes/batch-revoke.js";
+import { eventRoutes } from "./routes/events.js";
+import { guardFastRoutes, guardRoutes } from "./permissions.js";
 
 /** Every admin operation (docs/wire.md#endpoints, docs/verification.md#gateway-verify), without health/version/JWKS. */
 export function adminRoutes(deps: AppDeps): RouteDef[] {
-  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps)];
+  return [...issuedRoutes(deps), ...importedRoutes(deps), ...verifyRoutes(deps), ...gatewayRoutes(deps), ...usageRoutes(deps), ...invalidationRoutes(deps), ...batchRevokeRoutes(deps), ...eventRoutes(deps)];
 }
 
 /** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */
 export function createAdminApp(deps: AppDeps, extra: RouteDef[] = []) {
   const routes = [...adminRoutes(deps), ...extra, jwksRoute(deps), ...healthRoutes(deps), versionRoute(deps)];
   routes.push(openApiRoute(routes, deps.version));
-  return createApp(deps, routes);
+  return createApp(deps, guardRoutes(deps.adminGuard, routes));
 }
 
 /** Admin routes node:http serves ahead of Hono (the verification hot path). */
 export function adminFastRoutes(deps: AppDeps) {
-  return verifyFastRoutes(deps);
+  return guardFastRoutes(deps.adminGuard, verifyFastRoutes(deps));
 }

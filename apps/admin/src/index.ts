@@ -1,1 +1,2 @@
 export { adminFastRoutes, adminRoutes, createAdminApp } from "./app.js";
+export { ROUTE_PERMISSIONS, isAdminRoute, permissionFor } from "./permissions.js";

@@ -12,6 +12,7 @@ import {
   type AppDeps,
   type RouteDef,
 } from "@talos/http";
+import { githubScanningRoutes } from "./secret-scanning/github-route.js";
 
 /** POST /v2alpha1/apiKeys:selfRevoke (docs/keys.md#self-revocation): a key holder revokes their own key. */
 export function publicRoutes(deps: AppDeps): RouteDef[] {
@@ -35,6 +36,7 @@ export function publicRoutes(deps: AppDeps): RouteDef[] {
         return json(200, {});
       },
     },
+    ...githubScanningRoutes(deps),
   ];
 }
 

@@ -1,3 +1,4 @@
+import { trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger as Pino } from "pino";
 import pretty from "pino-pretty";
 import type { Config } from "@talos/core";
@@ -23,7 +24,7 @@ export function createLoggers(
   /** where JSON lines go; stdout (buffered) unless a test passes its own */
   destination?: DestinationStream,
 ): { logger: Pino; logRequest: (line: RequestLine) => void } {
-  const base = { level: log.level, base: { service: "talos" }, timestamp: pino.stdTimeFunctions.isoTime };
+  const base = { level: log.level, base: { service: "talos" }, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceLogFields };
   const opts = {
     ...base,
     redact: {
@@ -41,13 +42,28 @@ export function createLoggers(
   const json = dest as DestinationStream;
   const logRequest = (l: RequestLine) => {
     json.write(
-      `{"level":30,"time":"${new Date().toISOString()}","service":"talos","method":${JSON.stringify(l.method)},"route":${JSON.stringify(l.route)},"path":${JSON.stringify(l.path)},"status":${l.status},"bytes":${l.bytes},"duration_ms":${l.duration_ms},"request_id":${JSON.stringify(l.request_id)},"msg":"${REQUEST_MSG}"}\n`,
+      `{"level":30,"time":"${new Date().toISOString()}","service":"talos","method":${JSON.stringify(l.method)},"route":${JSON.stringify(l.route)},"path":${JSON.stringify(l.path)},"status":${l.status},"bytes":${l.bytes},"duration_ms":${l.duration_ms},"request_id":${JSON.stringify(l.request_id)}${traceJson()},"msg":"${REQUEST_MSG}"}\n`,
     );
   };
   return { logger, logRequest };
 }
 
 const REQUEST_MSG = "HTTP request completed";
+
+/** trace_id and span_id of the active sampled span (docs/observability.md#tracing); {} without one. */
+export function traceLogFields(): Record<string, string> {
+  // a fresh object each time: pino assigns the line's own fields into it
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const c = span.spanContext();
+  if ((c.traceFlags & 1) === 0) return {};
+  return { trace_id: c.traceId, span_id: c.spanId };
+}
+
+function traceJson(): string {
+  const t = traceLogFields();
+  return t.trace_id ? `,"trace_id":"${t.trace_id}","span_id":"${t.span_id}"` : "";
+}
 
 function destinationFor(format: string) {
   if (format === "text") return pretty({ colorize: false, sync: true, destination: 1 });

@@ -95,3 +95,6 @@ export function keyRecord(init: Pick<KeyRecord, "nid" | "kind" | "keyId"> & Part
     ...init,
   };
 }
+
+/** Where a change came from: recorded with audit records and lifecycle events. */
+export type ChangeSource = "admin_api" | "self_revoke" | "secret_scanning" | "bulk_revoke" | "expiry_scan";

@@ -1,7 +1,8 @@
 import type { Context } from "hono";
-import { resolveClientIp, type CacheMode, type Config, type DerivedTokenService, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
+import { resolveClientIp, type CacheMode, type InvalidationListener, type Config, type DerivedTokenService, type ParsedIp, type ServiceContext, type Verifier } from "@talos/core";
 import type { Logger } from "./logger.js";
 import type { RequestObserver } from "./respond.js";
+import type { AdminGuard } from "./admin-auth/guard.js";
 
 /** The serve.http settings the HTTP layer itself reads: CORS, where the client IP comes from. */
 export type HttpSettings = Pick<Config["serve"]["http"], "cors" | "client_ip_source">;
@@ -27,6 +28,10 @@ export interface AppDeps {
   readonly observeRequest?: RequestObserver;
   /** requests being served (the http_requests_in_flight gauge): inc on arrival, dec when answered */
   readonly inFlight?: { inc(): void; dec(): void };
+  /** the invalidations this instance makes or receives (GET cacheInvalidations:stream, docs/proxy.md) */
+  readonly invalidations?: { subscribe(listener: InvalidationListener): () => void };
+  /** serve.admin_auth; absent or null: mode none (no admin authentication) */
+  readonly adminGuard?: AdminGuard | null;
 }
 
 /** What request-derived helpers read: headers by lower-case name and the socket peer. */

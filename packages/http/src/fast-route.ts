@@ -6,6 +6,7 @@ import type { AppDeps, RequestView } from "./deps.js";
 import { clientAbortStatus } from "./client-error.js";
 import { TalosError } from "@talos/core";
 import { silentLogger, type Logger } from "./logger.js";
+import { peerOf, type TlsSocketLike } from "./admin-auth/guard.js";
 import { describeError, errorPlain, jsonResponse, requestIdFor, writeFallback, writePlain, type PlainResponse } from "./respond.js";
 
 /**
@@ -82,6 +83,10 @@ class NodeRequestView implements RequestView {
   constructor(req: IncomingMessage) {
     this.#req = req;
     this.remoteAddress = req.socket.remoteAddress;
+  }
+  /** the verified client certificate on a TLS connection (admin mTLS) */
+  peerCertificate() {
+    return peerOf(this.#req.socket as TlsSocketLike);
   }
   header(name: string): string | undefined {
     const v = this.#req.headers[name];

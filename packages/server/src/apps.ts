@@ -2,6 +2,7 @@ import type { RequestListener } from "node:http";
 import { adminFastRoutes, createAdminApp } from "@talos/admin";
 import { createPublicApp, publicRoutes } from "@talos/public";
 import { createApp, createRequestListener, healthRoutes, type AppDeps, type RouteDef, type ShellDeps } from "@talos/http";
+import { withConsole, type ConsoleApp } from "./console.js";
 
 export type Mode = "all" | "admin" | "public";
 export const MODES: readonly Mode[] = ["all", "admin", "public"];
@@ -14,9 +15,9 @@ export function appFor(mode: Mode, deps: AppDeps, extra: RouteDef[] = []) {
 }
 
 /** The API listener: the mode's app, with verification served ahead of Hono where the mode has it. */
-export function listenerFor(mode: Mode, deps: AppDeps, hostname: string): RequestListener {
+export function listenerFor(mode: Mode, deps: AppDeps, hostname: string, consoleApp: ConsoleApp | null = null): RequestListener {
   const routes = mode === "public" ? [] : adminFastRoutes(deps);
-  return createRequestListener(appFor(mode, deps), { fast: { routes, deps }, hostname });
+  return createRequestListener(withConsole(mode, appFor(mode, deps), consoleApp), { fast: { routes, deps }, hostname });
 }
 
 /** The metrics listener: health probes and /metrics (a cluster primary's too, with its own deps). */

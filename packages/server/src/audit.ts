@@ -1,5 +1,5 @@
 import type { AuditEvent, RuntimeObservers, Verification } from "@talos/core";
-import type { Logger } from "@talos/http";
+import { currentAdminPrincipal, type Logger } from "@talos/http";
 
 const REASONS = [
   "REVOCATION_REASON_UNSPECIFIED",
@@ -32,7 +32,11 @@ export function auditObservers(logger: Logger, now: () => number = Date.now): Pi
   let windowStart = 0;
   let inWindow = 0;
   return {
-    event: (e) => logger.info(auditRecord(e), "audit"),
+    // the authenticated admin caller's name (serve.admin_auth), never its credential
+    event: (e) => {
+      const principal = currentAdminPrincipal()?.name;
+      logger.info(principal === undefined ? auditRecord(e) : { ...auditRecord(e), principal }, "audit");
+    },
     verification(v: Verification) {
       if (v.isValid) return;
       const t = now();

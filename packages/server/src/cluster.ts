@@ -13,10 +13,7 @@ import { listen, type Listening } from "./listen.js";
  */
 
 /** Messages between primary and workers; prom-client's own metric messages travel alongside. */
-export type ClusterMessage =
-  | { talos: "listening"; port: number }
-  | { talos: "ready?"; id: string }
-  | { talos: "ready"; id: string; error?: string };
+export type ClusterMessage = { talos: "listening"; port: number } | { talos: "ready?"; id: string } | { talos: "ready"; id: string; error?: string };
 
 const READY_TIMEOUT_MS = 2_000;
 /** A worker that dies this often within RESTART_WINDOW_MS stops the whole server. */
@@ -120,7 +117,10 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   if (stopping) return finished;
 
   if (config.serve.metrics.enabled) {
-    const app = metricsApp({ logger, http: { cors: config.serve.http.cors }, ready: allWorkersReady, draining: () => stopping }, clusterMetricsRoute());
+    const app = metricsApp(
+      { logger, http: { cors: config.serve.http.cors }, ready: allWorkersReady, draining: () => stopping },
+      clusterMetricsRoute(),
+    );
     metrics = await listen(createRequestListener(app, { hostname: config.serve.metrics.host }), config.serve.metrics.host, config.serve.metrics.port);
   }
   logger.info({ mode: o.mode, port: apiPort, metrics_port: metrics?.port ?? null, workers: count }, "talos is serving");

@@ -16,17 +16,35 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
-import { createMetrics, createRequestListener, readinessProblem, shareMetricsWithPrimary, type AppDeps, type Logger, type Metrics, type RequestObserver } from "@talos/http";
-import { appFor, metricsApp, type Mode } from "./apps.js";
+import type { ConsoleAuthenticator } from "@talos/console";
+import {
+  createAdminGuard,
+  createMetrics,
+  currentAdminPrincipal,
+  createRequestListener,
+  readinessProblem,
+  shareMetricsWithPrimary,
+  watchReadiness,
+  watchUsage,
+  type AppDeps,
+  type Logger,
+  type Metrics,
+  type RequestObserver,
+} from "@talos/http";
+import { appFor, listenerFor, metricsApp, type Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
+import { consoleFor, withConsole } from "./console.js";
 import { databaseReady, openDatabase } from "./database.js";
+import { startEventWorker, type EventWorker } from "./events/index.js";
 import { listen, type Listening, type Timeouts } from "./listen.js";
 import { requestObserver, type RequestLine } from "./observe.js";
 import { connectRedis } from "./redis.js";
-import { signingKeys } from "./signing-keys.js";
-import { limitersAround, stackOf } from "./network-stack.js";
+import { refreshSigningKeys, signingKeys } from "./signing-keys.js";
+import { limitersAround, stackOf, type StackShared } from "./network-stack.js";
 import { createReloader, type ReloadResult } from "./reload.js";
 import { createTenancy } from "./tenancy.js";
+import { tracedPublish, tracedStore } from "./traced-store.js";
+import { createTracing } from "./tracing.js";
 
 /** What createServer takes besides the config: the process's logger and clock, and start-up flags. */
 export interface ServerDeps {
@@ -45,6 +63,8 @@ export interface ServerDeps {
   /** further observers (tests): after the metrics and the audit log */
   observers?: RuntimeObservers;
   observeRequest?: RequestObserver;
+  /** the console's sign-in (admin authentication); absent: the console warns that there is none */
+  consoleAuth?: ConsoleAuthenticator;
   /** multitenancy.enabled: the networks loadConfig resolved (docs/multitenancy.md) */
   networks?: readonly Network[];
 }
@@ -63,6 +83,8 @@ export interface TalosServer {
   /** what the apps were built with (fixed at creation) */
   readonly deps: AppDeps;
   readonly metrics: Metrics;
+  /** the outbox's background work: webhook delivery, expiry warnings, pruning (docs/events.md) */
+  readonly events: EventWorker;
   /** the mode's Hono app (tests drive it with app.request) */
   app(mode: Mode): ReturnType<typeof appFor>;
   /** the mode's node:http listener: the app with the verify fast route ahead of it */
@@ -77,6 +99,8 @@ export interface TalosServer {
   reload(load: () => LoadedConfig, trigger: string): Promise<ReloadResult>;
   /** reports not-ready, then closes the listeners gracefully (in-flight requests finish, up to graceMs) */
   drain(graceMs: number): Promise<void>;
+  /** exports the finished spans now (tracing.enabled); resolves at once when tracing is off */
+  flushTraces(): Promise<void>;
   /** drains (when not done yet), then stops background work and closes every connection */
   close(graceMs?: number): Promise<void>;
 }
@@ -86,10 +110,12 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const { logger } = d;
   const clock = d.clock ?? systemClock;
   const keys = await signingKeys(config, logger, d.devDir);
+  const stopKeyRefresh = refreshSigningKeys(config, keys, logger);
   const store = await openDatabase(config, logger, { migrate: d.migrate ?? false, production: d.production ?? false });
   const redis = await connectRedis(config, logger);
   const limiter = config.rate_limit.backend === "redis" && redis ? createRedisRateLimiter(redis.client) : createMemoryRateLimiter();
 
+  const tracing = config.tracing.enabled ? createTracing(config.tracing, VERSION, logger) : null;
   const metrics = createMetrics();
   if (d.clusterWorker) shareMetricsWithPrimary(metrics.registry);
   metrics.watchStore(store.stats);
@@ -98,14 +124,17 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const extra = d.observers ?? {};
   const runtime = createRuntime({
     config,
-    store,
+    store: tracing ? tracedStore(store, tracing.tracer) : store,
     clock,
     limiter,
+    tracer: tracing?.tracer,
+    principalName: () => currentAdminPrincipal()?.name,
     tokens: createTokenVerifier({ config, clock, nid: NIL_NID, keys }),
     observers: {
       event: (e) => {
         m.event?.(e);
         audit.event?.(e);
+        tracing?.tracer.event(e.event, { "talos.key.id": e.keyId, "talos.key.kind": e.kind });
         extra.event?.(e);
       },
       verification: (v) => {
@@ -123,7 +152,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       },
       warn: (msg) => logger.warn({}, msg),
     },
-    publish: redis?.publish,
+    publish: redis && tracing ? tracedPublish(redis.publish, tracing.tracer) : redis?.publish,
   });
   try {
     await runtime.start();
@@ -134,9 +163,18 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     await store.close();
     throw e;
   }
+  const events = await startEventWorker(runtime.ctx, metrics.registry, logger);
 
   let draining = false;
-  const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, d.observeRequest);
+  const traceRequest = tracing?.observeRequest;
+  const outer = d.observeRequest;
+  const extraRequest: RequestObserver | undefined = traceRequest
+    ? (r) => {
+        traceRequest(r);
+        outer?.(r);
+      }
+    : outer;
+  const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, extraRequest);
   const deps: AppDeps = {
     ctx: runtime.ctx,
     verifier: runtime.verifier,
@@ -156,11 +194,37 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     ready: () => databaseReady(store),
     observeRequest,
     inFlight: metrics.inFlight,
+    invalidations: { subscribe: (listener) => runtime.onInvalidation(listener) },
+    adminGuard: config.serve.admin_auth.mode.includes("none")
+      ? null
+      : createAdminGuard(config.serve.admin_auth, { limiter, now: clock, http: config.serve.http }),
   };
-  const shared = { store, clock, logger, metrics, limiters: limitersAround(limiter, redis?.client), publish: redis?.publish, devDir: d.devDir, observers: d.observers, base: deps, bindHost: config.serve.http.host };
-  const tenancy = await createTenancy(config, d.networks ?? [], stackOf(config, runtime, deps, config.serve.http.host), shared);
+  watchReadiness(metrics.registry, deps);
+  watchUsage(metrics.registry, runtime.usage);
+  // the console works on the nil network (its store and config as started); a tenant's host never reaches it
+  const consoleApp = consoleFor(config, deps, metrics, d.consoleAuth);
+
+  const shared: StackShared = {
+    store: tracing ? tracedStore(store, tracing.tracer) : store,
+    tracer: tracing?.tracer,
+    clock,
+    logger,
+    metrics,
+    limiters: limitersAround(limiter, redis?.client),
+    publish: redis && tracing ? tracedPublish(redis.publish, tracing.tracer) : redis?.publish,
+    devDir: d.devDir,
+    observers: d.observers,
+    base: deps,
+    bindHost: config.serve.http.host,
+    listenerFor: (mode, stackDeps, host, tenant) => listenerFor(mode, stackDeps, host, tenant ? null : consoleApp),
+  };
+  const tenancy = await createTenancy(config, d.networks ?? [], stackOf(config, runtime, deps, shared), shared);
   const reloader = createReloader({ config, networks: d.networks ?? [] }, tenancy, metrics, logger);
   await redis?.subscribe(tenancy.invalidation);
+  const apiListener = (mode: Mode) => {
+    const l = tenancy.listener(mode);
+    return tracing ? tracing.wrapListener(l) : l;
+  };
 
   const apis: Listening[] = [];
   const probes: Listening[] = [];
@@ -173,11 +237,16 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     runtime,
     deps,
     metrics,
-    app: (mode) => appFor(mode, deps),
-    listener: (mode) => tenancy.listener(mode),
+    events,
+    app: (mode) => withConsole(mode, appFor(mode, deps), consoleApp),
+    listener: (mode) => apiListener(mode),
     async listen(mode, at = {}) {
       const host = at.host ?? http.host;
-      const l = await listen(tenancy.listener(mode), host, at.port ?? http.port, { timeouts: at.timeouts, observeRequest });
+      const l = await listen(apiListener(mode), host, at.port ?? http.port, {
+        timeouts: at.timeouts,
+        observeRequest,
+        tls: http.tls.cert_path ? http.tls : undefined,
+      });
       apis.push(l);
       return l;
     },
@@ -185,12 +254,16 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       if (!config.serve.metrics.enabled || d.clusterWorker) return null;
       const host = at.host ?? config.serve.metrics.host;
       const app = metricsApp(deps, metrics.route);
-      const l = await listen(createRequestListener(app, { hostname: host }), host, at.port ?? config.serve.metrics.port, { timeouts: at.timeouts });
+      const l = await listen(createRequestListener(app, { hostname: host }), host, at.port ?? config.serve.metrics.port, {
+        timeouts: at.timeouts,
+        tls: config.serve.metrics.tls.cert_path ? config.serve.metrics.tls : undefined,
+      });
       probes.push(l);
       return l;
     },
     ready: () => readinessProblem(deps),
     reload: (load, trigger) => reloader.reload(load, trigger),
+    flushTraces: () => tracing?.flush() ?? Promise.resolve(),
     drain(graceMs) {
       drained ??= (async () => {
         draining = true;
@@ -203,11 +276,15 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     close(graceMs = 1_000) {
       closed ??= (async () => {
         await server.drain(graceMs);
+        stopKeyRefresh();
+        consoleApp?.close();
+        await events.close(graceMs);
         await tenancy.close();
         await runtime.close();
         await limiter.close();
         redis?.disconnect();
         await store.close();
+        await tracing?.shutdown().catch(() => {});
       })();
       return closed;
     },

@@ -8,3 +8,4 @@ export type { RequestLine } from "./observe.js";
 export { REDIS_CHANNEL } from "./redis.js";
 export { RESTART_ONLY, type ReloadResult } from "./reload.js";
 export { watchConfig, type WatchOptions } from "./watch-config.js";
+export { createTracing, tracesUrl, type Tracing } from "./tracing.js";

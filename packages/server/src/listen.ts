@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { TalosError } from "@talos/core";
 import { writeClientError, writeEarlyError, writeSocketError, type RequestObserver } from "@talos/http";
+import { listenTls, type TlsFiles } from "./tls.js";
 
 /** docs/server.md#processes-surfaces-and-ports limits: header read 5 s, request 15 s, keep-alive idle 60 s. */
 export interface Timeouts {
@@ -27,6 +28,8 @@ export interface ListenOptions {
   timeouts?: Partial<Timeouts>;
   /** told about requests node:http answered itself (parse errors, timeouts) */
   observeRequest?: RequestObserver;
+  /** serve over TLS (serve.http.tls / serve.metrics.tls) */
+  tls?: TlsFiles;
 }
 
 export interface Listening {
@@ -124,6 +127,7 @@ export async function listen(listener: RequestListener, host: string, port: numb
   server.on("connect", (req: IncomingMessage, socket: Duplex) => {
     observe("CONNECT", performance.now(), writeSocketError(socket, new TalosError("bad_request", CONNECT), req.headers["x-request-id"]));
   });
+  if (opts.tls) return listenTls(server, host, port, opts.tls);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

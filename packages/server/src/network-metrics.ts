@@ -2,7 +2,9 @@ import { VerificationError, type AuditEvent, type RuntimeObservers, type Verific
 import { SeriesCounter, type CounterSeries, type RequestObserver } from "@talos/http";
 import type { Registry } from "prom-client";
 
-const RESULTS = new Map<number, string>(Object.entries(VerificationError).map(([name, code]) => [code as number, code === 0 ? "valid" : name.toLowerCase()]));
+const RESULTS = new Map<number, string>(
+  Object.entries(VerificationError).map(([name, code]) => [code as number, code === 0 ? "valid" : name.toLowerCase()]),
+);
 
 /**
  * Per-network series (docs/multitenancy.md#metrics): the `network` label is a configured

@@ -8,9 +8,18 @@ import {
   bareFailure,
   VerificationError,
   type Clock,
-  type TokenVerifier, type Config, type InvalidationMessage, type Limiter, type RateLimiter, type Runtime, type RuntimeObservers, type Store } from "@talos/core";
+  type RuntimeOptions,
+  type TokenVerifier,
+  type Config,
+  type InvalidationMessage,
+  type Limiter,
+  type RateLimiter,
+  type Runtime,
+  type RuntimeObservers,
+  type Store,
+} from "@talos/core";
 import type { AppDeps, Logger, Metrics } from "@talos/http";
-import { listenerFor, type Mode } from "./apps.js";
+import type { Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { signingKeys } from "./signing-keys.js";
 
@@ -46,6 +55,10 @@ export interface StackShared {
   base: AppDeps;
   /** the bind address: the URL host of requests without a Host header */
   bindHost: string;
+  /** tracing.enabled: spans for each network's store calls and verifications */
+  tracer?: RuntimeOptions["tracer"];
+  /** builds a mode's listener for a stack's deps; `tenant`: a network of multitenancy.networks (createServer adds tracing, and the console outside tenants) */
+  listenerFor: (mode: Mode, deps: AppDeps, hostname: string, tenant: boolean) => RequestListener;
 }
 
 /** Both backends' limiters around the one createServer chose (a network may pick the other). */
@@ -57,8 +70,8 @@ export function limitersAround(limiter: RateLimiter, redis: Parameters<typeof cr
 }
 
 /** Wraps the runtime and deps createServer built for the nil network (nothing is rebuilt). */
-export function stackOf(config: Config, runtime: Runtime, deps: AppDeps, bindHost: string): NetworkStack {
-  return withListeners({ nid: runtime.ctx.nid, config, runtime, deps, close: async () => {} }, bindHost);
+export function stackOf(config: Config, runtime: Runtime, deps: AppDeps, s: StackShared): NetworkStack {
+  return withListeners({ nid: runtime.ctx.nid, config, runtime, deps, close: async () => {} }, s, false);
 }
 
 /** Per-network metric observers (network-metrics.ts), for the networks of multitenancy.networks. */
@@ -80,8 +93,13 @@ export async function createNetworkStack(nid: string, config: Config, s: StackSh
     store: s.store,
     clock: s.clock,
     limiter,
+    tracer: s.tracer,
+    // events name the authenticated admin caller, whichever network the request was for
+    principalName: s.base.ctx.principalName,
     nid,
-    tokens: tenant ? unattributedAsNotFound(createTokenVerifier({ config, clock: s.clock, nid, keys })) : createTokenVerifier({ config, clock: s.clock, nid, keys }),
+    tokens: tenant
+      ? unattributedAsNotFound(createTokenVerifier({ config, clock: s.clock, nid, keys }))
+      : createTokenVerifier({ config, clock: s.clock, nid, keys }),
     observers: {
       event: (e) => {
         m.event?.(e);
@@ -124,7 +142,7 @@ export async function createNetworkStack(nid: string, config: Config, s: StackSh
       },
     }),
   };
-  return withListeners({ nid, config, runtime, deps, close: () => runtime.close() }, s.bindHost);
+  return withListeners({ nid, config, runtime, deps, close: () => runtime.close() }, s, tenant !== null);
 }
 
 /**
@@ -148,13 +166,13 @@ function withNetwork(shared: AppDeps["observeRequest"], own: NetworkObservers["o
   };
 }
 
-function withListeners(stack: Omit<NetworkStack, "listener">, bindHost: string): NetworkStack {
+function withListeners(stack: Omit<NetworkStack, "listener">, s: StackShared, tenant: boolean): NetworkStack {
   const built = new Map<Mode, RequestListener>();
   return {
     ...stack,
     listener(mode) {
       let l = built.get(mode);
-      if (!l) built.set(mode, (l = listenerFor(mode, stack.deps, bindHost)));
+      if (!l) built.set(mode, (l = s.listenerFor(mode, stack.deps, s.bindHost, tenant)));
       return l;
     },
   };

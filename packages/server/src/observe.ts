@@ -23,7 +23,15 @@ export function requestObserver(
   return (r) => {
     metrics(r);
     if (requestLog && !(skipHealth && r.route.startsWith("/health/"))) {
-      requestLog({ method: r.method, route: r.route, path: r.path, status: r.status, bytes: r.bytesOut, duration_ms: Math.round(r.durationMs * 1000) / 1000, request_id: r.requestId });
+      requestLog({
+        method: r.method,
+        route: r.route,
+        path: r.path,
+        status: r.status,
+        bytes: r.bytesOut,
+        duration_ms: Math.round(r.durationMs * 1000) / 1000,
+        request_id: r.requestId,
+      });
     }
     extra?.(r);
   };

@@ -1,12 +1,17 @@
-import { createRedisClient, type Config, type InvalidationMessage } from "@talos/core";
+import { createRedisClient, REDIS_INVALIDATION_CHANNEL, type Config, type InvalidationMessage } from "@talos/core";
 import type { Logger } from "@talos/http";
 
 type Redis = ReturnType<typeof createRedisClient>;
 
 /** A runtime, or every network's runtime at once. */
-export type InvalidationTarget = { readonly cache: { clear(): void } | null; applyInvalidation(raw: string): void };
+export type InvalidationTarget = {
+  readonly cache: { clear(): void } | null;
+  applyInvalidation(raw: string): void;
+  /** after a gap in the feed: empty the cache(s) and tell the stream's listeners */
+  resync(): void;
+};
 
-export const REDIS_CHANNEL = "talos:cache:invalidate";
+export const REDIS_CHANNEL = REDIS_INVALIDATION_CHANNEL;
 
 /** The Redis clients of cache.redis: commands (rate limits, publishing) and, when caching, a subscriber. */
 export interface RedisLink {
@@ -36,14 +41,13 @@ export async function connectRedis(config: Config, logger: Logger): Promise<Redi
     publish: async (msg) => void (await client.publish(REDIS_CHANNEL, JSON.stringify(msg))),
     async subscribe(runtime) {
       if (!subscriber || !runtime.cache) return;
-      const cache = runtime.cache;
       const sub = subscriber;
       sub.on("message", (_channel: string, payload: string) => runtime.applyInvalidation(payload));
       // (Re)subscribing means messages may have been missed: start from an empty cache, cleared once
       // the subscription is active so that nothing published in between is lost.
       const subscribeNow = () =>
         sub.subscribe(REDIS_CHANNEL).then(
-          () => cache.clear(),
+          () => runtime.resync(),
           () => logger.warn({}, "redis subscribe failed"),
         );
       sub.on("ready", () => void subscribeNow());

@@ -30,8 +30,18 @@ export function createReloader(initial: Loaded, tenancy: Tenancy, metrics: Metri
   let current = initial;
   let hash = hashOf(initial);
   const registers = [metrics.registry];
-  const reloads = new Counter({ name: "talos_config_reloads_total", help: "Configuration reloads by outcome (applied, unchanged, rejected)", labelNames: ["outcome"], registers });
-  const info = new Gauge({ name: "talos_config_info", help: "The configuration in service: 1 with its hash as label", labelNames: ["hash"], registers });
+  const reloads = new Counter({
+    name: "talos_config_reloads_total",
+    help: "Configuration reloads by outcome (applied, unchanged, rejected)",
+    labelNames: ["outcome"],
+    registers,
+  });
+  const info = new Gauge({
+    name: "talos_config_info",
+    help: "The configuration in service: 1 with its hash as label",
+    labelNames: ["hash"],
+    registers,
+  });
   info.set({ hash }, 1);
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -53,7 +63,8 @@ export function createReloader(initial: Loaded, tenancy: Tenancy, metrics: Metri
       config: pin(loaded.config, current.config),
       networks: loaded.networks.map((n) => ({ ...n, config: pin(n.config, current.config) })),
     };
-    if (restartNeeded.length > 0) logger.warn({ trigger, settings: restartNeeded }, "changed settings take effect only after a restart; they keep their old values");
+    if (restartNeeded.length > 0)
+      logger.warn({ trigger, settings: restartNeeded }, "changed settings take effect only after a restart; they keep their old values");
     const nextHash = hashOf(next);
     if (nextHash === hash) {
       reloads.inc({ outcome: "unchanged" });

@@ -18,7 +18,7 @@ export interface Tenancy {
   /** the API listener of `mode`, routing each request by host (or to the nil network) */
   listener(mode: Mode): RequestListener;
   /** the target of cross-instance cache invalidations: every network's runtime */
-  readonly invalidation: { readonly cache: { clear(): void }; applyInvalidation(raw: string): void };
+  readonly invalidation: { readonly cache: { clear(): void }; applyInvalidation(raw: string): void; resync(): void };
   /** the current routing (tests, the reload log) */
   routing(): Routing;
   /** serves `config` and `networks` from now on; throws (keeping the old ones) when a stack cannot be built */
@@ -49,7 +49,8 @@ export async function createTenancy(config: Config, networks: readonly Network[]
     let nextRouting: Routing;
     try {
       const byHost = new Map<string, NetworkStack>();
-      if (next.multitenancy.enabled) for (const n of list) byHost.set(n.hostname, await reuse(byId.get(`${n.id} ${n.hostname}`), n.id, n.config, observersOf(n.hostname)));
+      if (next.multitenancy.enabled)
+        for (const n of list) byHost.set(n.hostname, await reuse(byId.get(`${n.id} ${n.hostname}`), n.id, n.config, observersOf(n.hostname)));
       const nilStack = await reuse(old.nil, NIL_NID, next, null);
       nextRouting = { enabled: next.multitenancy.enabled, trustForwardedHost: next.serve.http.trust_forwarded_host, nil: nilStack, byHost };
     } catch (e) {
@@ -83,6 +84,7 @@ export async function createTenancy(config: Config, networks: readonly Network[]
     invalidation: {
       cache: { clear: () => stacks(routing).forEach((s) => s.runtime.cache?.clear()) },
       applyInvalidation: (raw) => stacks(routing).forEach((s) => s.runtime.applyInvalidation(raw)),
+      resync: () => stacks(routing).forEach((s) => s.runtime.resync()),
     },
     routing: () => routing,
     apply,

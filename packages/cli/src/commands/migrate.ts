@@ -7,7 +7,7 @@ export interface MigrateOptions {
 }
 
 /** DSN order (docs/cli.md#server-commands): flag, TALOS_DB_DSN, DSN, config file. */
-function resolveDsn(opts: MigrateOptions): string {
+export function resolveDsn(opts: MigrateOptions): string {
   if (opts.database) return opts.database;
   const env = processEnv();
   const fromEnv = env.TALOS_DB_DSN || env.DSN;

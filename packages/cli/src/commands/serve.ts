@@ -37,7 +37,7 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
   if (!cluster.isWorker) {
     for (const w of warnings) logger.warn({}, w);
     if (opts.dev) logger.warn({}, "DEVELOPMENT MODE: generated secrets are stored under ./.talos/ — never use --dev in production");
-    if (mode !== "public") logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
+    if (mode !== "public" && config.serve.admin_auth.mode.includes("none")) logger.warn({}, "the admin API has no built-in authentication: expose it only on a private network");
   }
   if (config.serve.workers > 1 && cluster.isPrimary) {
     // every worker watches the files itself; SIGHUP to the primary reaches each of them

@@ -11,9 +11,7 @@ export function devHmacSecret(dir: string, warnings: string[], issues: string[])
   const existing = readDevSecret(file, issues);
   if (existing === null) return undefined;
   if (existing !== undefined) {
-    warnings.push(
-      `DEV MODE: secrets.hmac.current is the development secret stored in ${file}. Never use --dev in production.`,
-    );
+    warnings.push(`DEV MODE: secrets.hmac.current is the development secret stored in ${file}. Never use --dev in production.`);
     try {
       if ((statSync(file).mode & 0o077) !== 0) warnings.push(`${file} is accessible to other users; restrict it with chmod 600`);
     } catch {

@@ -229,5 +229,15 @@ export const REDIS_ADDR = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/;
 export const redisAddrSchema = () => stringSchema().regex(REDIS_ADDR, { error: 'must be "host:port"' });
 
 // docs/derived-tokens.md#jwks: other schemes are a start-up error. The URL itself is never echoed (base64:// holds private keys).
-export const SIGNING_KEY_URL = /^(base64|file):\/\/./;
-export const signingKeyUrlSchema = () => stringSchema().regex(SIGNING_KEY_URL, { error: "must be a base64://… or file://… URL" });
+export const SIGNING_KEY_URL = /^(base64|file|https):\/\/./;
+export const signingKeyUrlSchema = () => stringSchema().regex(SIGNING_KEY_URL, { error: "must be a base64://…, file://… or https://… URL" });
+
+/** A finite number within [min, max] (fractions allowed). */
+export function numberSchema(min: number, max: number) {
+  const message = `must be a number between ${min} and ${max}`;
+  return z.number({ error: message }).min(min, { error: message }).max(max, { error: message });
+}
+
+/** An OTLP/HTTP collector address: http(s)://… or host:port (read as http://host:port). */
+export const OTLP_ENDPOINT = /^(https?:\/\/[^\s/]+(\/\S*)?|[^\s:/]+:\d{1,5})$/;
+export const otlpEndpointSchema = () => stringSchema().regex(OTLP_ENDPOINT, { error: "must be an http:// or https:// URL, or host:port" });

@@ -68,8 +68,28 @@ const DEFAULTS: Config = {
         allow_credentials: false,
         max_age: 0,
       },
+      tls: { cert_path: "", key_path: "", client_ca_path: "" },
     },
-    metrics: { enabled: true, host: "0.0.0.0", port: 4422 },
+    metrics: { enabled: true, host: "0.0.0.0", port: 4422, tls: { cert_path: "", key_path: "" } },
+    admin_auth: {
+      mode: ["none"],
+      tokens: [],
+      jwt: {
+        jwks_url: "",
+        jwks_file: "",
+        issuer: "",
+        audience: "",
+        algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
+        clock_skew: 30_000,
+        permissions_claim: "scope",
+        name_claim: "sub",
+        jwks_cache_ttl: 10 * 60_000,
+        jwks_refresh_interval: 30_000,
+      },
+      mtls: { clients: [] },
+      throttle: { quota: 10, window: 60_000 },
+    },
+    console: { enabled: true },
     workers: 1,
   },
   credentials: {
@@ -84,7 +104,7 @@ const DEFAULTS: Config = {
     derived_tokens: {
       default_ttl: H,
       max_ttl: 24 * H,
-      jwt: { signing_key_id: "", signing_keys: { urls: [] } },
+      jwt: { signing_key_id: "", signing_keys: { urls: [], refresh_interval: 5 * 60_000 } },
       macaroon: { prefix: { current: "mc", retired: [] } },
     },
   },
@@ -101,6 +121,41 @@ const DEFAULTS: Config = {
   quota: { api_keys_max: null },
   log: { level: "info", format: "json" },
   multitenancy: { enabled: false, networks: [] },
+  tracing: {
+    enabled: false,
+    service_name: "talos",
+    service_version: "",
+    environment: "",
+    exporter: "otlp",
+    endpoint: "http://localhost:4318",
+    sample_rate: 0.001,
+  },
+  usage: { retention: 90 * 24 * H, max_pending: 100_000 },
+  proxy: {
+    mode: "sidecar",
+    talos_authorization: "",
+    listen: ":8080",
+    metrics_listen: ":8081",
+    cache_ttl: 60_000,
+    cache_max_size: 100 * 1024 * 1024,
+    trust_x_forwarded_host: false,
+    allowed_hosts: [],
+    invalidation: "stream",
+    redis: { addrs: [], password: "", db: 0 },
+    gateway: { credential_sources: ["bearer", "x-api-key"], query_param: "api_key", cookie_name: "talos_api_key", strip_credential: true },
+    routes: [],
+  },
+  secret_scanning: {
+    github: { enabled: false, public_keys_url: "https://api.github.com/meta/public_keys/secret_scanning", public_keys: [] },
+  },
+  events: {
+    enabled: true,
+    retention: 30 * 24 * H,
+    expiring_before: [7 * 24 * H],
+    scan_interval: 60_000,
+    webhooks: [],
+    delivery: { poll_interval: 1000, timeout: 10_000, concurrency: 4, max_attempts: 33, backoff_base: 5000, backoff_max: H },
+  },
 };
 
 describe("defaults", () => {
@@ -225,7 +280,7 @@ log:
       cache: { memory: { max_entries: 500 } },
     });
     const config = loadConfig({ file: writeTemp("talos.json", json), env: {} }).config;
-    expect(config.serve.metrics).toEqual({ enabled: false, host: "0.0.0.0", port: 9100 });
+    expect(config.serve.metrics).toEqual({ enabled: false, host: "0.0.0.0", port: 9100, tls: { cert_path: "", key_path: "" } });
     expect(config.credentials.issuer).toBe("https://json.example");
     expect(config.credentials.api_keys.max_ttl).toBe(720 * H);
     expect(config.secrets.hmac.retired).toEqual([{ value: OLD_SECRET, expires_at: Date.UTC(2031, 4, 6, 7, 8, 9, 500) }]);
@@ -269,11 +324,7 @@ credentials:
 unknown_section: {}
 `);
     expect(issues).toEqual(
-      expect.arrayContaining([
-        "serve.http.prot: unknown key",
-        "credentials.api_keys.maxttl: unknown key",
-        "unknown_section: unknown key",
-      ]),
+      expect.arrayContaining(["serve.http.prot: unknown key", "credentials.api_keys.maxttl: unknown key", "unknown_section: unknown key"]),
     );
     expect(issues).toHaveLength(3);
   });
@@ -326,7 +377,14 @@ describe("environment", () => {
   });
 
   it("reads booleans as true/false/1/0", () => {
-    const on = load({ env: { TALOS_SERVE_HTTP_CORS_ENABLED: "TRUE", TALOS_RATE_LIMIT_ENABLED: "0", TALOS_RATE_LIMIT_FAIL_OPEN: "false", TALOS_SERVE_METRICS_ENABLED: "1" } });
+    const on = load({
+      env: {
+        TALOS_SERVE_HTTP_CORS_ENABLED: "TRUE",
+        TALOS_RATE_LIMIT_ENABLED: "0",
+        TALOS_RATE_LIMIT_FAIL_OPEN: "false",
+        TALOS_SERVE_METRICS_ENABLED: "1",
+      },
+    });
     expect(on.serve.http.cors.enabled).toBe(true);
     expect(on.rate_limit.enabled).toBe(false);
     expect(on.rate_limit.fail_open).toBe(false);
@@ -431,9 +489,7 @@ describe("db.dsn", () => {
       "postgres://talos/db",
     );
     expect(loadConfig({ file: file(), env: { ...base, DSN: "postgres://dsn/db" } }).config.db.dsn).toBe("postgres://dsn/db");
-    expect(loadConfig({ file: file(), env: { ...base, TALOS_DB_DSN: "", DSN: "postgres://dsn/db" } }).config.db.dsn).toBe(
-      "postgres://dsn/db",
-    );
+    expect(loadConfig({ file: file(), env: { ...base, TALOS_DB_DSN: "", DSN: "postgres://dsn/db" } }).config.db.dsn).toBe("postgres://dsn/db");
     expect(loadConfig({ file: file(), env: base }).config.db.dsn).toBe("postgres://file/db");
   });
 
@@ -528,11 +584,7 @@ describe("validation", () => {
       `credentials:\n  derived_tokens:\n    default_ttl: 1 hour\n`,
       'credentials.derived_tokens.default_ttl: must be a duration such as "30s", "1h30m" or "7d"',
     ],
-    [
-      "bare non-zero number as duration",
-      `cache:\n  ttl: 30\n`,
-      'cache.ttl: must be a duration such as "30s", "1h30m" or "7d"',
-    ],
+    ["bare non-zero number as duration", `cache:\n  ttl: 30\n`, 'cache.ttl: must be a duration such as "30s", "1h30m" or "7d"'],
     ["zero flush interval", `last_used:\n  flush_interval: 0s\n`, "last_used.flush_interval: must be greater than zero"],
     [
       "default_ttl above max_ttl",
@@ -540,7 +592,11 @@ describe("validation", () => {
       "credentials.api_keys.default_ttl: must not exceed credentials.api_keys.max_ttl (8760h)",
     ],
     ["max_entries below 100", `cache:\n  memory:\n    max_entries: 99\n`, "cache.memory.max_entries: must be an integer between 100 and 10000000"],
-    ["max_entries above 10M", `cache:\n  memory:\n    max_entries: 10000001\n`, "cache.memory.max_entries: must be an integer between 100 and 10000000"],
+    [
+      "max_entries above 10M",
+      `cache:\n  memory:\n    max_entries: 10000001\n`,
+      "cache.memory.max_entries: must be an integer between 100 and 10000000",
+    ],
     ["queue_size below 256", `last_used:\n  queue_size: 255\n`, "last_used.queue_size: must be an integer between 256 and 1000000"],
     ["queue_size above 1M", `last_used:\n  queue_size: 1000001\n`, "last_used.queue_size: must be an integer between 256 and 1000000"],
     ["flush_size 0", `last_used:\n  flush_size: 0\n`, "last_used.flush_size: must be an integer between 1 and 10000"],
@@ -561,12 +617,16 @@ describe("validation", () => {
       "serve.http.client_ip_source: must be one of: CLIENT_IP_SOURCE_UNSPECIFIED, CLIENT_IP_SOURCE_REMOTE_ADDR, CLIENT_IP_SOURCE_CF_CONNECTING_IP, CLIENT_IP_SOURCE_X_FORWARDED_FOR, CLIENT_IP_SOURCE_X_REAL_IP, CLIENT_IP_SOURCE_TRUE_CLIENT_IP",
     ],
     [
-      "signing key URL with another scheme",
-      `credentials:\n  derived_tokens:\n    jwt:\n      signing_keys:\n        urls: ["https://example.com/jwks.json"]\n`,
-      "credentials.derived_tokens.jwt.signing_keys.urls[0]: must be a base64://… or file://… URL",
+      "signing key URL with another scheme (plain http: keys must not travel unauthenticated)",
+      `credentials:\n  derived_tokens:\n    jwt:\n      signing_keys:\n        urls: ["http://example.com/jwks.json"]\n`,
+      "credentials.derived_tokens.jwt.signing_keys.urls[0]: must be a base64://…, file://… or https://… URL",
     ],
     ["boolean as text in a file", `cache:\n  enabled: "yes"\n`, "cache.enabled: must be true or false"],
-    ["list given as scalar in a file", `serve:\n  http:\n    cors:\n      allowed_origins: "*"\n`, "serve.http.cors.allowed_origins: must be a list of strings"],
+    [
+      "list given as scalar in a file",
+      `serve:\n  http:\n    cors:\n      allowed_origins: "*"\n`,
+      "serve.http.cors.allowed_origins: must be a list of strings",
+    ],
     ["empty issuer", `credentials:\n  issuer: ""\n`, "credentials.issuer: must not be empty"],
     ["negative quota", `quota:\n  api_keys_max: -1\n`, "quota.api_keys_max: must be a non-negative integer"],
     ["no workers", `serve:\n  workers: 0\n`, "serve.workers: must be an integer between 1 and 256"],
@@ -592,7 +652,12 @@ describe("validation", () => {
 
   it("never echoes a secret in a message", () => {
     const issues = issuesOf({
-      env: { ...REQUIRED_ENV, TALOS_SECRETS_HMAC_CURRENT: "hunter2-secret", TALOS_CACHE_REDIS_PASSWORD: "x", TALOS_SECRETS_HMAC_RETIRED: '["hunter3-secret"]' },
+      env: {
+        ...REQUIRED_ENV,
+        TALOS_SECRETS_HMAC_CURRENT: "hunter2-secret",
+        TALOS_CACHE_REDIS_PASSWORD: "x",
+        TALOS_SECRETS_HMAC_RETIRED: '["hunter3-secret"]',
+      },
     });
     expect(issues).toEqual([
       "secrets.hmac.current: must be at least 32 characters (from TALOS_SECRETS_HMAC_CURRENT)",
@@ -686,7 +751,9 @@ describe("accepted edge values", () => {
     expect(config.last_used.queue_size).toBe(1_000_000);
     expect(config.last_used.flush_size).toBe(10_000);
     expect(config.serve.http.port).toBe(65535);
-    expect(load({ env: { TALOS_CACHE_MEMORY_MAX_ENTRIES: "10000000", TALOS_LAST_USED_QUEUE_SIZE: "256", TALOS_LAST_USED_FLUSH_SIZE: "1" } }).last_used).toMatchObject({
+    expect(
+      load({ env: { TALOS_CACHE_MEMORY_MAX_ENTRIES: "10000000", TALOS_LAST_USED_QUEUE_SIZE: "256", TALOS_LAST_USED_FLUSH_SIZE: "1" } }).last_used,
+    ).toMatchObject({
       queue_size: 256,
       flush_size: 1,
     });
@@ -705,11 +772,17 @@ describe("accepted edge values", () => {
 
   it("signing key URLs accept base64:// and file://", () => {
     const urls = ["base64://eyJrZXlzIjpbXX0=", "file://./jwks.json"];
-    expect(load({ env: { TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_URLS: JSON.stringify(urls) } }).credentials.derived_tokens.jwt.signing_keys.urls).toEqual(urls);
+    expect(
+      load({ env: { TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_URLS: JSON.stringify(urls) } }).credentials.derived_tokens.jwt.signing_keys
+        .urls,
+    ).toEqual(urls);
   });
 
   it("null in the file means unset for optional keys", () => {
-    const file = writeTemp("talos.yaml", "credentials:\n  api_keys:\n    default_ttl: ~\n    prefix:\n      public_current: null\nquota:\n  api_keys_max:\n");
+    const file = writeTemp(
+      "talos.yaml",
+      "credentials:\n  api_keys:\n    default_ttl: ~\n    prefix:\n      public_current: null\nquota:\n  api_keys_max:\n",
+    );
     const config = load({ file });
     expect(config.credentials.api_keys.default_ttl).toBeNull();
     expect(config.credentials.api_keys.prefix.public_current).toBeNull();

@@ -72,16 +72,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
 
   const raw: Record<string, unknown> = opts.file === undefined ? {} : readConfigFile(opts.file);
 
-  // Environment.
-  for (const key of CONFIG_KEYS) {
-    const name = envKeyFor(key.path);
-    const text = opts.env[name];
-    if (text === undefined || text === "") continue;
-    const value = fromText(key, text, `(from ${name})`, issues);
-    if (value === undefined) continue;
-    setPath(raw, key.path, value);
-    envSources.set(key.path, name);
-  }
+  applyEnv(CONFIG_KEYS, opts.env, raw, envSources, issues);
   const talosDsn = opts.env[envKeyFor("db.dsn")];
   const plainDsn = opts.env["DSN"];
   if ((talosDsn === undefined || talosDsn === "") && plainDsn !== undefined && plainDsn !== "") {
@@ -145,7 +136,7 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
 
 // ---------------------------------------------------------------------------------------------
 
-function readConfigFile(file: string): Record<string, unknown> {
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -170,11 +161,30 @@ function readConfigFile(file: string): Record<string, unknown> {
   return doc;
 }
 
+/** Overlays the `TALOS_*` variable of each key onto `raw`, noting which variable set which path. */
+export function applyEnv(
+  keys: readonly ConfigKey[],
+  env: Readonly<Record<string, string | undefined>>,
+  raw: Record<string, unknown>,
+  envSources: Map<string, string>,
+  issues: string[],
+): void {
+  for (const key of keys) {
+    const name = envKeyFor(key.path);
+    const text = env[name];
+    if (text === undefined || text === "") continue;
+    const value = fromText(key, text, `(from ${name})`, issues);
+    if (value === undefined) continue;
+    setPath(raw, key.path, value);
+    envSources.set(key.path, name);
+  }
+}
+
 /**
  * Converts an environment/flag text into the value the schema expects. Scalars that the schema
  * reads as strings (strings, durations, enums) pass through; the schema validates them.
  */
-function fromText(key: ConfigKey, text: string, source: string, issues: string[]): unknown {
+export function fromText(key: ConfigKey, text: string, source: string, issues: string[]): unknown {
   const suffix = source === "" ? "" : ` ${source}`;
   switch (key.kind) {
     case "string":
@@ -229,12 +239,15 @@ function fromText(key: ConfigKey, text: string, source: string, issues: string[]
         }
         return parsed;
       }
-      return t.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      return t
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
     }
   }
 }
 
-function formatIssues(zodIssues: readonly z.core.$ZodIssue[], envSources: ReadonlyMap<string, string>): string[] {
+export function formatIssues(zodIssues: readonly z.core.$ZodIssue[], envSources: ReadonlyMap<string, string>): string[] {
   const lines: string[] = [];
   for (const issue of zodIssues) {
     const path = formatPath(issue.path);
@@ -283,7 +296,7 @@ function getPath(root: Record<string, unknown>, path: string): unknown {
  * Sets a leaf, creating intermediate mappings. When the file holds a non-mapping where a mapping
  * belongs, the value is dropped: the schema then reports that file error instead of hiding it.
  */
-function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
+export function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
   const segs = path.split(".");
   let cur = root;
   for (const seg of segs.slice(0, -1)) {
@@ -300,4 +313,3 @@ function setPath(root: Record<string, unknown>, path: string, value: unknown): v
   }
   cur[segs[segs.length - 1]!] = value;
 }
-

@@ -16,14 +16,16 @@ const networkEntry = mapping({
 
 /** The list; two networks with one hostname or one id are an error (both reported). */
 export function networkList() {
-  return z.array(networkEntry, { error: (iss) => (iss.input === undefined ? "required" : "must be a list of {hostname, id, config_path} mappings") }).superRefine((list, ctx) => {
-    for (const field of ["hostname", "id"] as const) {
-      const first = new Map<string, number>();
-      list.forEach((n, i) => {
-        const seen = first.get(n[field]);
-        if (seen === undefined) first.set(n[field], i);
-        else ctx.addIssue({ code: "custom", path: [i, field], message: `duplicates multitenancy.networks[${seen}].${field}`, input: undefined });
-      });
-    }
-  });
+  return z
+    .array(networkEntry, { error: (iss) => (iss.input === undefined ? "required" : "must be a list of {hostname, id, config_path} mappings") })
+    .superRefine((list, ctx) => {
+      for (const field of ["hostname", "id"] as const) {
+        const first = new Map<string, number>();
+        list.forEach((n, i) => {
+          const seen = first.get(n[field]);
+          if (seen === undefined) first.set(n[field], i);
+          else ctx.addIssue({ code: "custom", path: [i, field], message: `duplicates multitenancy.networks[${seen}].${field}`, input: undefined });
+        });
+      }
+    });
 }

@@ -40,8 +40,12 @@ describe("multitenancy configuration", () => {
 
   it("merges each network file over the main configuration (relative to the main file)", () => {
     const d = dir({
-      "talos.yaml": main(`    - { hostname: A.Example.com, id: ${A.toUpperCase()}, config_path: a.yaml }\n    - { hostname: b.example.com, id: ${B}, config_path: b.yaml }\n`) + "cache:\n  ttl: 30s\n",
-      "a.yaml": "credentials:\n  issuer: https://a.example.com\n  api_keys:\n    prefix:\n      current: aaa\nsecrets:\n  hmac:\n    current: network-a-secret-0123456789abcdef-0123\nquota:\n  api_keys_max: 5\ncache:\n  ttl: 5s\n",
+      "talos.yaml":
+        main(
+          `    - { hostname: A.Example.com, id: ${A.toUpperCase()}, config_path: a.yaml }\n    - { hostname: b.example.com, id: ${B}, config_path: b.yaml }\n`,
+        ) + "cache:\n  ttl: 30s\n",
+      "a.yaml":
+        "credentials:\n  issuer: https://a.example.com\n  api_keys:\n    prefix:\n      current: aaa\nsecrets:\n  hmac:\n    current: network-a-secret-0123456789abcdef-0123\nquota:\n  api_keys_max: 5\ncache:\n  ttl: 5s\n",
       "b.yaml": "",
     });
     const { config, networks } = loadConfig({ file: join(d, "talos.yaml"), env: ENV });
@@ -65,7 +69,9 @@ describe("multitenancy configuration", () => {
 
   it("reports every bad field of every network at once", () => {
     const d = dir({
-      "talos.yaml": main(`    - { hostname: a.example.com, id: ${A}, config_path: a.yaml }\n    - { hostname: b.example.com, id: ${B}, config_path: missing.yaml }\n`),
+      "talos.yaml": main(
+        `    - { hostname: a.example.com, id: ${A}, config_path: a.yaml }\n    - { hostname: b.example.com, id: ${B}, config_path: missing.yaml }\n`,
+      ),
       "a.yaml": "db:\n  dsn: memory\ncache:\n  enabled: false\nsecrets:\n  hmac:\n    current: short\n",
     });
     expect(issues(join(d, "talos.yaml"))).toEqual([
@@ -112,7 +118,11 @@ describe("multitenancy configuration", () => {
   it("reads the list from TALOS_MULTITENANCY_NETWORKS as a JSON array", () => {
     const d = dir({ "a.yaml": "credentials:\n  issuer: https://a.example.com\n" });
     const { networks } = loadConfig({
-      env: { ...ENV, TALOS_MULTITENANCY_ENABLED: "true", TALOS_MULTITENANCY_NETWORKS: JSON.stringify([{ hostname: "a.example.com", id: A, config_path: join(d, "a.yaml") }]) },
+      env: {
+        ...ENV,
+        TALOS_MULTITENANCY_ENABLED: "true",
+        TALOS_MULTITENANCY_NETWORKS: JSON.stringify([{ hostname: "a.example.com", id: A, config_path: join(d, "a.yaml") }]),
+      },
     });
     expect(networks.map((n) => [n.hostname, n.id, n.config.credentials.issuer])).toEqual([["a.example.com", A, "https://a.example.com"]]);
   });

@@ -63,7 +63,8 @@ export function resolveNetworks(
     const { multitenancy: _, ...main } = raw;
     const parsed = configSchema.safeParse({ ...merge(main, doc), multitenancy: {} });
     if (parsed.success) networks.push({ id: entry.id, hostname: entry.hostname, file, config: parsed.data });
-    else for (const line of formatIssues(parsed.error.issues)) if (!mainIssues.has(line.slice(0, line.indexOf(":")))) issues.push(`${where}: ${line}`);
+    else
+      for (const line of formatIssues(parsed.error.issues)) if (!mainIssues.has(line.slice(0, line.indexOf(":")))) issues.push(`${where}: ${line}`);
   });
   return { networks, issues };
 }
@@ -99,7 +100,10 @@ function merge(under: Record<string, unknown>, over: Record<string, unknown>): R
 
 function formatIssues(zodIssues: readonly z.core.$ZodIssue[]): string[] {
   return zodIssues.flatMap((issue) => {
-    const path = issue.path.map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`)).join("").replace(/^\./, "");
+    const path = issue.path
+      .map((s) => (typeof s === "number" ? `[${s}]` : `.${String(s)}`))
+      .join("")
+      .replace(/^\./, "");
     if (issue.code === "unrecognized_keys") return issue.keys.map((k) => `${path === "" ? k : `${path}.${k}`}: unknown key`);
     return [`${path === "" ? "(root)" : path}: ${issue.message}`];
   });

@@ -133,3 +133,22 @@ describe("normaliseFilter", () => {
     }
   });
 });
+
+describe("parseFilter with the kind field (batch revoke)", () => {
+  const FIELDS = ["actor_id", "kind"] as const;
+  it("reads kind=issued, kind=\"imported\" next to actor_id", () => {
+    expect(parseFilter('actor_id="u" AND kind=issued', FIELDS)).toEqual({ actorId: "u", kind: "issued" });
+    expect(parseFilter('kind="imported" AND actor_id="u"', FIELDS)).toEqual({ actorId: "u", kind: "imported" });
+    expect(normaliseFilter({ actorId: "u", kind: "imported" })).toBe('actor_id="u" AND kind=imported');
+  });
+  it.each([
+    ['actor_id="u" AND kind=derived', "unknown kind; use issued or imported"],
+    ['actor_id="u" AND kind=issued AND kind=issued', "kind may appear only once"],
+    ["status=KEY_STATUS_ACTIVE", 'unsupported field "status"; only actor_id and kind can be filtered'],
+  ])("rejects %s", (text, message) => {
+    expect(() => parseFilter(text, FIELDS)).toThrow(message);
+  });
+  it("lists still refuse kind", () => {
+    expect(() => parseFilter("kind=issued")).toThrow('unsupported field "kind"; only actor_id and status can be filtered');
+  });
+});

@@ -1,11 +1,17 @@
 import { badRequest } from "../errors.js";
-import { KeyStatus } from "../types.js";
+import { KeyStatus, type KeyKind } from "../types.js";
 
 /** A parsed list filter (docs/keys.md#filters). An empty object means no filter. */
 export interface ListFilter {
   actorId?: string;
   status?: KeyStatus;
+  /** only where the caller allows the `kind` field (batch revoke: docs/leaked-keys.md#bulk-revoke-by-owner) */
+  kind?: KeyKind;
 }
+
+/** The fields a filter may name; lists take actor_id and status. */
+export type FilterField = "actor_id" | "status" | "kind";
+const LIST_FIELDS: readonly FilterField[] = ["actor_id", "status"];
 
 const STATUS_BY_NAME: ReadonlyMap<string, KeyStatus> = new Map([
   ["KEY_STATUS_ACTIVE", KeyStatus.ACTIVE],
@@ -93,16 +99,22 @@ function readStatus(c: Cursor): KeyStatus {
   return status;
 }
 
-function parseTerm(c: Cursor, into: ListFilter): void {
+function readKind(c: Cursor): KeyKind {
+  const name = c.s[c.i] === '"' ? readQuoted(c, "kind") : readWhile(c, /[A-Za-z0-9_]/);
+  if (name === "issued" || name === "imported") return name;
+  return fail("unknown kind; use issued or imported");
+}
+
+function parseTerm(c: Cursor, into: ListFilter, fields: readonly FilterField[]): void {
   const ch = c.s[c.i];
   if (ch === "(" || ch === ")") fail("parentheses are not supported");
   if (ch === "-") fail("NOT is not supported");
   const field = readWhile(c, WORD_CHAR);
-  if (field === "") fail(`expected actor_id or status, found ${describeAt(c)}`);
+  if (field === "") fail(`expected ${fields.join(" or ")}, found ${describeAt(c)}`);
   if (field === "NOT") fail("NOT is not supported");
   if (field === "OR") fail("OR is not supported");
-  if (field !== "actor_id" && field !== "status") {
-    fail(`unsupported field ${JSON.stringify(field)}; only actor_id and status can be filtered`);
+  if (!(fields as readonly string[]).includes(field)) {
+    fail(`unsupported field ${JSON.stringify(field)}; only ${fields.join(" and ")} can be filtered`);
   }
   skipWs(c);
   const op = readWhile(c, OPERATOR_CHAR);
@@ -113,6 +125,9 @@ function parseTerm(c: Cursor, into: ListFilter): void {
     if (into.actorId !== undefined) fail("actor_id may appear only once");
     if (c.s[c.i] !== '"') fail(`the actor_id value must be a double-quoted string, found ${describeAt(c)}`);
     into.actorId = readQuoted(c, "actor_id");
+  } else if (field === "kind") {
+    if (into.kind !== undefined) fail("kind may appear only once");
+    into.kind = readKind(c);
   } else {
     if (into.status !== undefined) fail("status may appear only once");
     into.status = readStatus(c);
@@ -120,13 +135,13 @@ function parseTerm(c: Cursor, into: ListFilter): void {
 }
 
 /** docs/keys.md#filters (AIP-160 subset). Absent, empty or blank text means no filter. */
-export function parseFilter(text: string | undefined): ListFilter {
+export function parseFilter(text: string | undefined, fields: readonly FilterField[] = LIST_FIELDS): ListFilter {
   const out: ListFilter = {};
   if (text === undefined) return out;
   const c: Cursor = { s: text, i: 0 };
   skipWs(c);
   if (c.i === text.length) return out;
-  parseTerm(c, out);
+  parseTerm(c, out, fields);
   for (;;) {
     const sawWs = skipWs(c);
     if (c.i === text.length) return out;
@@ -142,7 +157,7 @@ export function parseFilter(text: string | undefined): ListFilter {
     const wsAfterAnd = skipWs(c);
     if (c.i === text.length) fail("expected a term after AND");
     if (!wsAfterAnd && c.s[c.i] !== "(") fail(`expected whitespace after AND, found ${describeAt(c)}`);
-    parseTerm(c, out);
+    parseTerm(c, out, fields);
   }
 }
 
@@ -151,5 +166,6 @@ export function normaliseFilter(f: ListFilter): string {
   const parts: string[] = [];
   if (f.actorId !== undefined) parts.push(`actor_id="${f.actorId.replace(/[\\"]/g, "\\$&")}"`);
   if (f.status !== undefined) parts.push(`status=${NAME_BY_STATUS.get(f.status) ?? "KEY_STATUS_UNSPECIFIED"}`);
+  if (f.kind !== undefined) parts.push(`kind=${f.kind}`);
   return parts.join(" AND ");
 }

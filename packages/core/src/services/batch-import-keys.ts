@@ -2,6 +2,7 @@ import { TalosError } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
 import type { Repo } from "../store/types.js";
 import type { KeyRecord } from "../types.js";
+import { createdPayload, recordEvents } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { newRecord, requestFingerprint } from "./common.js";
 import { isTalosFormat, type ImportInput } from "./import-key.js";
@@ -124,6 +125,7 @@ export async function batchImportKeys(ctx: ServiceContext, items: BatchItem[]): 
       if (original.record) results[r.i]!.record = original.record;
       else fail(r.i, original.errorCode, original.errorMessage);
     }
+    await recordEvents(ctx, repo, created.map((record) => ({ type: "api_key.imported", record, payload: createdPayload(record, "batch_import") })));
   });
 
   const successCount = results.filter((r) => r.record !== null).length;

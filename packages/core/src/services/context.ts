@@ -1,7 +1,7 @@
 import type { Config } from "../config/types.js";
 import type { Clock } from "../clock.js";
 import type { Store } from "../store/types.js";
-import type { KeyKind, KeyRecord } from "../types.js";
+import type { ChangeSource, KeyKind, KeyRecord } from "../types.js";
 import type { KeyCrypto } from "../keys/key-crypto.js";
 
 /** Audit events (docs/server.md#health-version-metrics-and-logs); the HTTP layer turns them into log records and metrics. */
@@ -21,8 +21,7 @@ export interface ServiceHooks {
   event(e: AuditEvent): void;
 }
 
-/** Where a change came from: recorded with audit records and lifecycle events. */
-export type ChangeSource = "admin_api" | "self_revoke" | "secret_scanning" | "bulk_revoke" | "expiry_scan";
+export type { ChangeSource } from "../types.js";
 
 /** Who asked for a change: the source, and the authenticated principal's name when there is one (never a credential). */
 export interface Principal {
@@ -40,6 +39,8 @@ export interface ServiceContext {
   hooks: ServiceHooks;
   /** absent: the admin API without a named principal */
   principal?: Principal;
+  /** the admin caller of the request being served, when admin authentication named one */
+  principalName?: () => string | undefined;
 }
 
 /** A per-request view of `ctx` for `principal` (the shared context stays untouched). */

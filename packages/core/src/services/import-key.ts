@@ -1,6 +1,7 @@
 import { TalosError } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
 import type { KeyRecord } from "../types.js";
+import { createdPayload, recordEvent } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
@@ -51,7 +52,10 @@ export async function importKey(ctx: ServiceContext, input: ImportInput): Promis
       throw duplicateImportError();
     }
     await checkQuota(ctx, repo);
-    if (await repo.insertKey(record)) return { record, replay: false };
+    if (await repo.insertKey(record)) {
+      await recordEvent(ctx, repo, { type: "api_key.imported", record, payload: createdPayload(record, "import") });
+      return { record, replay: false };
+    }
     const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]) : [];
     if (winner) return replayOf(winner);
     throw duplicateImportError();

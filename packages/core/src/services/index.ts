@@ -10,3 +10,6 @@ export * from "./self-revoke.js";
 export * from "./import-key.js";
 export * from "./batch-import-keys.js";
 export * from "./delete-key.js";
+export * from "./get-key-usage.js";
+export * from "./report-leaks.js";
+export * from "./batch-revoke-keys.js";

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { TalosError } from "../errors.js";
 import { keyStatus, KeyStatus, RevocationReason, type KeyRecord, type RateLimitPolicy } from "../types.js";
+import { createdPayload, recordEvent } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { checkVisibility, loadKey, mutate, storedVisibility } from "./common.js";
 
@@ -48,6 +49,8 @@ export async function rotateKey(ctx: ServiceContext, keyIdRaw: string, input: Ro
     };
     if (!(await repo.insertKey(record))) throw new TalosError("internal_server_error", "key id collision");
     const revoked = await repo.revokeKey(ctx.nid, keyId, RevocationReason.SUPERSEDED, "", t);
+    // one event for the whole rotation: the old key, and the new key's id and fields
+    await recordEvent(ctx, repo, { type: "api_key.rotated", record: old, payload: { new_key_id: record.keyId, ...createdPayload(record, "rotation") } });
     return { record, secret: ctx.crypto.mint(record.keyId, record.visibility, now), old: revoked ?? old };
   });
   ctx.hooks.event({ event: "APIKeyCreated", kind: "issued", keyId: result.record.keyId, actorId: result.record.actorId, operation: "rotation" });

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { TalosError, badRequest } from "../errors.js";
 import type { KeyPatch } from "../store/types.js";
 import type { KeyKind, KeyRecord, RateLimitPolicy } from "../types.js";
+import { recordEvent } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { loadKey, mutate } from "./common.js";
 
@@ -63,6 +64,22 @@ function buildPatch(rec: KeyRecord, input: UpdateInput, mask: Path[] | undefined
   return patch as Partial<KeyPatch>;
 }
 
+const PATH_OF = Object.fromEntries(Object.entries(PATHS).map(([path, prop]) => [prop, path])) as Record<string, Path>;
+
+/** The event payload of an update: the changed paths and their new values (snake_case, as on the wire). */
+function changedPayload(patch: Partial<KeyPatch>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [prop, value] of Object.entries(patch)) {
+    const path = PATH_OF[prop];
+    if (!path) continue;
+    fields[path] =
+      prop === "rateLimitPolicy" && value
+        ? { quota: (value as RateLimitPolicy).quota, window_seconds: (value as RateLimitPolicy).windowSeconds }
+        : value;
+  }
+  return { changed_fields: Object.keys(fields), fields };
+}
+
 /** docs/keys.md#update. */
 export async function updateKey(ctx: ServiceContext, kind: KeyKind, keyId: string, input: UpdateInput): Promise<KeyRecord> {
   const mask = parseUpdateMask(input.mask);
@@ -77,6 +94,7 @@ export async function updateKey(ctx: ServiceContext, kind: KeyKind, keyId: strin
       if (Object.keys(patch).length === 0) return current;
       changed = true;
       const updated = await repo.updateKey(ctx.nid, keyId, { ...patch, updateTime: new Date(ctx.clock()) });
+      await recordEvent(ctx, repo, { type: "api_key.updated", record: current, payload: changedPayload(patch) });
       return updated ?? current;
     },
   );

@@ -1,4 +1,4 @@
-export type { KeyPatch, LastUsedTouch, ListQuery, MigrationState, Repo, Store, StoreStats } from "./types.js";
+export type { KeyPatch, LastUsedTouch, ListQuery, MigrationState, Repo, Store, StoreStats, UsageCount } from "./types.js";
 export {
   DriverErrorSummary,
   isConnectionError,
@@ -16,3 +16,5 @@ export { createRepo, recordToRow, rowToRecord } from "./repo.js";
 export type { AnyPgDatabase } from "./repo.js";
 export { apiKeys, networks } from "./schema.js";
 export type { ApiKeyInsert, ApiKeyRow } from "./schema.js";
+export type { DeliveryOutcome, DeliveryStats, EventRepo, NewDelivery } from "./events-repo.js";
+export { eventDeliveries, eventExpiryMarks, events } from "./schema.js";

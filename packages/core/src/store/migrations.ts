@@ -14,12 +14,12 @@ const MIGRATIONS_TABLE = "__drizzle_migrations";
 /** pg_advisory_lock(int4, int4) key of the migrator: 'talo' and 1. */
 export const MIGRATION_LOCK = [0x74616c6f, 1] as const;
 
-interface JournalEntry {
+export interface JournalEntry {
   tag: string;
   when: number;
 }
 
-function readJournal(folder: string): JournalEntry[] {
+export function readJournal(folder: string): JournalEntry[] {
   const file = path.join(folder, "meta", "_journal.json");
   const journal = JSON.parse(fs.readFileSync(file, "utf8")) as { entries?: JournalEntry[] };
   return (journal.entries ?? []).map((e) => ({ tag: e.tag, when: Number(e.when) }));

@@ -6,6 +6,7 @@ import { assertChannel, ping, safeCall, type OpenStoreOptions } from "./common.j
 import { acquireDirLock, type DirLock } from "./dir-lock.js";
 import { wrapDbError } from "./errors.js";
 import { ensureMigrationsTable, logApplied, migrationStatus } from "./migrations.js";
+import { forceMigrationVersion, migrateDown, wrapMigrationError } from "./migrations-down.js";
 import { createRepo } from "./repo.js";
 import { assertOutsideTransaction, poolRepoOptions, runTransaction } from "./transaction.js";
 import type { Store, StoreStats } from "./types.js";
@@ -57,6 +58,14 @@ function pgliteStore(pg: PGlite, folder: string, lock: DirLock | undefined, log:
         throw wrapDbError(e);
       }
       logApplied(before, await migrationStatus(db, folder), log);
+    },
+    async migrateDown(steps) {
+      assertOutsideTransaction();
+      return migrateDown(db, folder, steps).catch((e: unknown) => Promise.reject(wrapMigrationError(e)));
+    },
+    async forceMigrationVersion(version) {
+      assertOutsideTransaction();
+      await forceMigrationVersion(db, folder, version).catch((e: unknown) => Promise.reject(wrapMigrationError(e)));
     },
     async listen(channel, onMessage) {
       assertChannel(channel);

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { assertChannel, ping, safeCall, type OpenStoreOptions } from "./common.js";
@@ -7,6 +7,7 @@ import { containDriverFaults } from "./driver-guard.js";
 import { redactDsn, splitPoolMax } from "./dsn.js";
 import { wrapDbError } from "./errors.js";
 import { ensureMigrationsTable, logApplied, migrationStatus, MIGRATION_LOCK } from "./migrations.js";
+import { forceMigrationVersion, migrateDown, wrapMigrationError } from "./migrations-down.js";
 import { createRepo } from "./repo.js";
 import { poolRepoOptions, runTransaction } from "./transaction.js";
 import type { Store, StoreStats } from "./types.js";
@@ -54,29 +55,15 @@ export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions
     transaction: (fn) => runTransaction(db, fn, stats, opts.guardTransactions ?? true),
     ping: (timeoutMs) => ping(db, timeoutMs),
     migrationStatus: () => migrationStatus(db, folder),
-    async migrate() {
-      // one dedicated connection: the session-level advisory lock and drizzle's migration
-      // transaction must share it; no statement_timeout, a migration may legitimately be slow
-      const mig = postgres(url, {
-        max: 1,
-        onnotice: () => {},
-        connect_timeout: CONNECT_TIMEOUT_S,
-        connection: { application_name: "talos-migrate", TimeZone: "UTC" },
-      });
-      const mdb = drizzlePostgres({ client: mig });
-      try {
-        await mdb.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK[0]}, ${MIGRATION_LOCK[1]})`);
+    migrate: () =>
+      underMigrationLock(url, async (mdb) => {
         const before = await migrationStatus(mdb, folder);
         await ensureMigrationsTable(mdb);
         await migratePostgres(mdb, { migrationsFolder: folder });
         logApplied(before, await migrationStatus(mdb, folder), log);
-      } catch (e) {
-        throw wrapDbError(e);
-      } finally {
-        // ending the session releases the advisory lock even if the unlock itself failed
-        await mig.end({ timeout: 5 }).catch(() => {});
-      }
-    },
+      }),
+    migrateDown: (steps) => underMigrationLock(url, (mdb) => migrateDown(mdb, folder, steps)),
+    forceMigrationVersion: (version) => underMigrationLock(url, (mdb) => forceMigrationVersion(mdb, folder, version)),
     async listen(channel, onMessage, onReconnect) {
       assertChannel(channel);
       let connects = 0;
@@ -101,4 +88,27 @@ export function openPostgres(dsn: string, folder: string, opts: OpenStoreOptions
     },
     close: () => (closed ??= client.end({ timeout: 5 }).catch(() => {}).finally(releaseGuard)),
   };
+}
+
+/**
+ * Runs fn on one dedicated connection holding the migrator's advisory lock: the session-level lock
+ * and the migration transaction must share it; no statement_timeout, a migration may be slow.
+ */
+async function underMigrationLock<T>(url: string, fn: (db: PostgresJsDatabase) => Promise<T>): Promise<T> {
+  const mig = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connect_timeout: CONNECT_TIMEOUT_S,
+    connection: { application_name: "talos-migrate", TimeZone: "UTC" },
+  });
+  const mdb = drizzlePostgres({ client: mig });
+  try {
+    await mdb.execute(sql`select pg_advisory_lock(${MIGRATION_LOCK[0]}, ${MIGRATION_LOCK[1]})`);
+    return await fn(mdb);
+  } catch (e) {
+    throw wrapMigrationError(e);
+  } finally {
+    // ending the session releases the advisory lock even if the unlock itself failed
+    await mig.end({ timeout: 5 }).catch(() => {});
+  }
 }

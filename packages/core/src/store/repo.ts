@@ -2,6 +2,8 @@ import { and, asc, eq, gt, is, isNull, lte, or, sql, type SQL } from "drizzle-or
 import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
+import { addUsage, pruneUsage, usageOf } from "./usage-repo.js";
+import { createEventRepo } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
 import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
@@ -154,6 +156,8 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
   const whereKey = (nid: string, keyId: string) => and(eq(apiKeys.nid, nid), eq(apiKeys.keyId, keyId));
 
   return {
+    events: createEventRepo(db, guard),
+
     insertKey: (rec) =>
       guard(async () => {
         const rows = await db
@@ -300,5 +304,9 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
       guard(async () => {
         await db.execute(sql`select pg_notify(${channel}, ${payload})`);
       }),
+
+    addUsage: (rows) => guard(() => addUsage(db, rows)),
+    usageOf: (nid, keyId, start, end) => guard(() => usageOf(db, nid, keyId, start, end)),
+    pruneUsage: (before) => guard(() => pruneUsage(db, before)),
   };
 }

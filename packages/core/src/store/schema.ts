@@ -65,5 +65,91 @@ export const networks = pgTable("networks", {
   createTime: ts("create_time").notNull().defaultNow(),
 });
 
+/**
+ * Verifications per key, per UTC hour, per outcome (docs/observability.md#usage-history): instances
+ * add their in-memory counts with an upsert, so counts from every instance sum up.
+ */
+export const keyUsage = pgTable(
+  "key_usage",
+  {
+    nid: uuid("nid").notNull(),
+    keyId: textC("key_id").notNull(),
+    hour: ts("hour").notNull(),
+    outcome: text("outcome").notNull(),
+    count: bigint("count", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "key_usage_pkey", columns: [t.nid, t.keyId, t.hour, t.outcome] }),
+    // retention deletes by age across every key
+    index("key_usage_hour_idx").on(t.hour),
+  ],
+);
+
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ApiKeyInsert = typeof apiKeys.$inferInsert;
+
+/**
+ * The outbox (docs/events.md): one row per lifecycle event, written in the transaction of the change.
+ * `id` is a UUIDv7, so id order is time order and paging newest-first walks the primary key.
+ */
+export const events = pgTable(
+  "events",
+  {
+    id: uuid("id").primaryKey(),
+    nid: uuid("nid").notNull(),
+    type: text("type").notNull(),
+    keyId: textC("key_id").notNull(),
+    keyKind: text("key_kind").$type<"issued" | "imported">().notNull(),
+    actorId: text("actor_id").notNull().default(""),
+    source: text("source").notNull(),
+    principal: text("principal").notNull().default(""),
+    occurredTime: ts("occurred_time").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [
+    index("events_nid_id_idx").on(t.nid, t.id),
+    index("events_nid_key_id_id_idx").on(t.nid, t.keyId, t.id),
+    index("events_nid_actor_id_id_idx").on(t.nid, t.actorId, t.id),
+    index("events_nid_type_id_idx").on(t.nid, t.type, t.id),
+    index("events_occurred_time_idx").on(t.occurredTime),
+  ],
+);
+
+/** One row per (event, webhook): the delivery state the dispatchers share (claimed with FOR UPDATE SKIP LOCKED). */
+export const eventDeliveries = pgTable(
+  "event_deliveries",
+  {
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    webhookId: text("webhook_id").notNull(),
+    nid: uuid("nid").notNull(),
+    state: text("state").$type<"pending" | "delivered" | "dead">().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptTime: ts("next_attempt_time").notNull(),
+    lastAttemptTime: ts("last_attempt_time"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error").notNull().default(""),
+    deliveredTime: ts("delivered_time"),
+  },
+  (t) => [
+    primaryKey({ name: "event_deliveries_pkey", columns: [t.eventId, t.webhookId] }),
+    index("event_deliveries_pending_idx").on(t.webhookId, t.nextAttemptTime).where(sql`${t.state} = 'pending'`),
+    check("event_deliveries_state_check", sql`${t.state} in ('pending', 'delivered', 'dead')`),
+  ],
+);
+
+/** Expiry warnings already emitted (`mark` is `expiring:<window>` or `expired`): each fires once per key. */
+export const eventExpiryMarks = pgTable(
+  "event_expiry_marks",
+  {
+    nid: uuid("nid").notNull(),
+    keyId: textC("key_id").notNull(),
+    mark: text("mark").notNull(),
+    createTime: ts("create_time").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: "event_expiry_marks_pkey", columns: [t.nid, t.keyId, t.mark] })],
+);
+
+export type EventRow = typeof events.$inferSelect;
+export type EventDeliveryRow = typeof eventDeliveries.$inferSelect;

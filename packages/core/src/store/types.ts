@@ -1,3 +1,4 @@
+import type { EventRepo } from "./events-repo.js";
 import type { KeyKind, KeyRecord, RevocationReason, KeyStatus } from "../types.js";
 
 /** Fields an update may write (docs/keys.md#update); `updateTime` is always set by the caller. */
@@ -22,12 +23,24 @@ export interface LastUsedTouch {
   time: Date;
 }
 
+/** One hour's verifications of a key with one outcome (docs/observability.md#usage-history). */
+export interface UsageCount {
+  nid: string;
+  keyId: string;
+  /** the UTC hour's start */
+  hour: Date;
+  outcome: string;
+  count: number;
+}
+
 /**
  * Data access for one handle: the pool, or a transaction. Every method is scoped by nid.
  * Repos never throw TalosError for "not found"; they return null / false and the verb decides.
  * Infrastructure failures throw StoreUnavailableError (see store/errors.ts).
  */
 export interface Repo {
+  /** the outbox (docs/events.md): events, their deliveries, expiry marks */
+  readonly events: EventRepo;
   /** Inserts unless (nid,key_id) or (nid,kind,request_id) exists; true when inserted. Never aborts the transaction. */
   insertKey(rec: KeyRecord): Promise<boolean>;
   /** Multi-row insert, ON CONFLICT DO NOTHING; returns the key_ids actually inserted. */
@@ -49,6 +62,12 @@ export interface Repo {
   touchLastUsed(entries: LastUsedTouch[]): Promise<number>;
   /** pg_notify(channel, payload); inside a transaction it is delivered on commit. */
   notify(channel: string, payload: string): Promise<void>;
+  /** Adds usage counts (an upsert that sums), in chunks. */
+  addUsage(rows: UsageCount[]): Promise<void>;
+  /** A key's hourly counts with start <= hour < end, oldest first. */
+  usageOf(nid: string, keyId: string, start: Date, end: Date): Promise<UsageCount[]>;
+  /** Deletes usage counts older than `before`; returns the number of rows deleted. */
+  pruneUsage(before: Date): Promise<number>;
 }
 
 export interface MigrationState {
@@ -79,6 +98,10 @@ export interface Store {
   migrationStatus(): Promise<MigrationState[]>;
   /** Applies pending migrations (under an advisory lock on PostgreSQL). */
   migrate(): Promise<void>;
+  /** Rolls back the newest `steps` migrations with their down scripts, in one transaction; returns their names. */
+  migrateDown(steps: number): Promise<string[]>;
+  /** Records exactly the first `version` migrations as applied without running any SQL. */
+  forceMigrationVersion(version: number): Promise<void>;
   /** LISTEN on a channel. onReconnect fires after the connection was lost and re-established. */
   listen(channel: string, onMessage: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

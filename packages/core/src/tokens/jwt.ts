@@ -23,7 +23,7 @@ function decodePart(part: string): unknown {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
- * Decodes, then checks the signature against the configured public keys: EdDSA or RS256 only, the key
+ * Decodes, then checks the signature against the configured public keys: EdDSA, RS256 or ES256 only, the key
  * found by `kid` (without `kid`, every key of the matching type is tried); `crit` is never honoured.
  */
 export async function verifyJwtSignature(token: string, keys: SigningKeySet): Promise<JwtCheck> {
@@ -34,7 +34,7 @@ export async function verifyJwtSignature(token: string, keys: SigningKeySet): Pr
   if (!isObject(header) || !isObject(claims)) return { ok: false, code: VerificationError.INVALID_FORMAT };
   if (header.crit !== undefined) return { ok: false, code: VerificationError.SIGNATURE_INVALID, message: "crit header not supported" };
   const alg = header.alg;
-  if (alg !== "EdDSA" && alg !== "RS256") return { ok: false, code: VerificationError.SIGNATURE_INVALID, message: "algorithm not allowed" };
+  if (alg !== "EdDSA" && alg !== "RS256" && alg !== "ES256") return { ok: false, code: VerificationError.SIGNATURE_INVALID, message: "algorithm not allowed" };
   let candidates: readonly SigningKey[];
   if (header.kid === undefined) candidates = keys.keys;
   else if (typeof header.kid === "string") candidates = keys.byKid.get(header.kid) ?? [];

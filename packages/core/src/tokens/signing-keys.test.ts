@@ -42,7 +42,8 @@ describe("loadSigningKeys", () => {
   });
 
   it.each([
-    ["https://example.com/jwks.json", /unsupported URL scheme "https"/],
+    // https:// is fetched (test/e2e/signing-keys-https.test.ts); plain http never is
+    ["http://example.com/jwks.json", /unsupported URL scheme "http"; use base64:\/\/, file:\/\/ or https:\/\//],
     ["/etc/jwks.json", /unsupported URL scheme/],
     ["base64://%%%", /not valid base64/],
     [`base64://${Buffer.from("not json").toString("base64")}`, /not a JSON Web Key Set/],
@@ -80,14 +81,14 @@ describe("loadSigningKeys", () => {
 describe("published JWKS", () => {
   it("holds only public members of asymmetric keys; oct and unsupported keys are skipped with a warning", async () => {
     const oct = { kty: "oct", kid: "hmac", k: "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0" };
-    const ec = { kty: "EC", kid: "ec", crv: "P-256", x: "x", y: "y" };
+    const ec = { kty: "EC", kid: "ec", crv: "P-384", x: "x", y: "y" }; // P-256 signs ES256 (below)
     const set = await signingKeysFromJwks([{ keys: [oct, ed, ec, rsa] }]);
     expect(set.jwks.keys.map((k) => k.kid)).toEqual(["ed-1", "rsa-1"]);
     for (const k of set.jwks.keys) for (const m of PRIVATE) expect(k).not.toHaveProperty(m);
     expect(set.jwks.keys[0]).toEqual({ kty: "OKP", kid: "ed-1", use: "sig", alg: "EdDSA", crv: "Ed25519", x: ed.x });
     expect(set.jwks.keys[1]).toEqual({ kty: "RSA", kid: "rsa-1", use: "sig", alg: "RS256", n: rsa.n, e: rsa.e });
     expect(set.warnings.join("\n")).toMatch(/symmetric \(oct\)/);
-    expect(set.warnings.join("\n")).toMatch(/"EC" is not supported/);
+    expect(set.warnings.join("\n")).toMatch(/EC curve "P-384" is not supported/);
     expect(set.warnings.join("\n")).not.toContain(oct.k);
   });
 

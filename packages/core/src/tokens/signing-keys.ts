@@ -1,18 +1,21 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { CompactSign, calculateJwkThumbprint, compactVerify, importJWK, type CryptoKey, type JWK } from "jose";
+import { fetchJwksText } from "./fetch-jwks.js";
+import { SigningKeyError } from "./signing-keys-error.js";
 
-/** The two JWS algorithms derived JWTs use (docs/derived-tokens.md#jwt): Ed25519 keys sign EdDSA, RSA keys RS256. */
-export type TokenAlg = "EdDSA" | "RS256";
+/** The JWS algorithms derived JWTs use (docs/derived-tokens.md#jwt): Ed25519 keys sign EdDSA, RSA keys RS256, EC P-256 keys ES256. */
+export type TokenAlg = "EdDSA" | "RS256" | "ES256";
 
 /** A served JWKS entry: public members only, built from an allow-list (docs/derived-tokens.md#jwks). */
 export type PublicJwk = {
-  kty: "OKP" | "RSA";
+  kty: "OKP" | "RSA" | "EC";
   kid: string;
   use: string;
   alg: TokenAlg;
   crv?: string;
   x?: string;
+  y?: string;
   n?: string;
   e?: string;
 };
@@ -42,13 +45,7 @@ export interface SigningKeySet {
   warnings: string[];
 }
 
-/** A signing-key URL or JWK that cannot be used: a start-up error. Messages never contain key material. */
-export class SigningKeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SigningKeyError";
-  }
-}
+export { SigningKeyError };
 
 export interface LoadSigningKeysOptions {
   signingKeyId?: string;
@@ -59,8 +56,9 @@ export interface LoadSigningKeysOptions {
 const FIELD = "credentials.derived_tokens.jwt.signing_keys.urls";
 const BASE64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const RSA_MIN_BITS = 2048;
+const KEY_NAME: Record<TokenAlg, string> = { EdDSA: "Ed25519", RS256: "RSA", ES256: "EC P-256" };
 
-/** Reads every `base64://` or `file://` URL (docs/derived-tokens.md#jwks) and imports the usable keys. */
+/** Reads every `base64://`, `file://` or `https://` URL (docs/derived-tokens.md#jwks) and imports the usable keys. */
 export async function loadSigningKeys(urls: readonly string[], opts: LoadSigningKeysOptions = {}): Promise<SigningKeySet> {
   const sources: { label: string; doc: unknown }[] = [];
   for (const [i, url] of urls.entries()) {
@@ -98,8 +96,9 @@ async function readUrl(url: string, label: string, cwd: string): Promise<string>
       throw new SigningKeyError(`${label}: cannot read ${full} (${code})`);
     }
   }
+  if (url.startsWith("https://")) return fetchJwksText(url, label);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url)?.[1];
-  throw new SigningKeyError(`${label}: unsupported URL scheme${scheme ? ` "${scheme}"` : ""}; use base64:// or file://`);
+  throw new SigningKeyError(`${label}: unsupported URL scheme${scheme ? ` "${scheme}"` : ""}; use base64://, file:// or https://`);
 }
 
 function parseJson(text: string, label: string): unknown {
@@ -154,9 +153,14 @@ async function importKey(raw: unknown, label: string, warnings: string[]): Promi
       priv = { ...pub, d: raw.d as string };
       for (const m of ["p", "q", "dp", "dq", "qi"] as const) if (str(raw[m])) priv[m] = raw[m] as string;
     }
+  } else if (kty === "EC" && raw.crv === "P-256") {
+    alg = "ES256";
+    if (!str(raw.x) || !str(raw.y)) throw new SigningKeyError(`${named}: EC P-256 key without "x" or "y"`);
+    pub = { kty: "EC", crv: "P-256", x: raw.x as string, y: raw.y as string };
+    if (str(raw.d)) priv = { ...pub, d: raw.d as string };
   } else {
-    const what = kty === "OKP" ? `OKP curve "${String(raw.crv)}"` : `key type "${String(kty)}"`;
-    warnings.push(`${named}: ${what} is not supported (Ed25519 and RSA only); ignored`);
+    const what = kty === "OKP" || kty === "EC" ? `${kty} curve "${String(raw.crv)}"` : `key type "${String(kty)}"`;
+    warnings.push(`${named}: ${what} is not supported (Ed25519, RSA and EC P-256 only); ignored`);
     return null;
   }
   const kid = str(raw.kid) ?? (await calculateJwkThumbprint(pub, "sha256"));
@@ -166,11 +170,16 @@ async function importKey(raw: unknown, label: string, warnings: string[]): Promi
     verifyKey = (await importJWK(pub, alg)) as CryptoKey;
     if (priv) signKey = (await importJWK(priv, alg)) as CryptoKey;
   } catch {
-    throw new SigningKeyError(`${named}: invalid ${alg === "EdDSA" ? "Ed25519" : "RSA"} key material`);
+    throw new SigningKeyError(`${named}: invalid ${KEY_NAME[alg]} key material`);
   }
   // A private part that does not belong to the public one would mint tokens nobody can verify.
   if (signKey && !(await pairMatches(alg, signKey, verifyKey))) throw new SigningKeyError(`${named}: the private part does not match the public key`);
-  const publicJwk: PublicJwk = alg === "EdDSA" ? { kty: "OKP", kid, use, alg, crv: "Ed25519", x: pub.x! } : { kty: "RSA", kid, use, alg, n: pub.n!, e: pub.e! };
+  const publicJwk: PublicJwk =
+    alg === "EdDSA"
+      ? { kty: "OKP", kid, use, alg, crv: "Ed25519", x: pub.x! }
+      : alg === "ES256"
+        ? { kty: "EC", kid, use, alg, crv: "P-256", x: pub.x!, y: pub.y! }
+        : { kty: "RSA", kid, use, alg, n: pub.n!, e: pub.e! };
   return { kid, alg, publicJwk, verifyKey, signKey };
 }
 

@@ -14,7 +14,7 @@ export interface DerivedTokenService {
 
 /** `onSignerMissing`: told of every request answered 500 for want of a signing key (a metric). */
 export function createTokenService(deps: DeriveDeps & { onSignerMissing?: (operation: "derive" | "jwks") => void }): DerivedTokenService {
-  const jwks = deps.keys.jwks;
+  // read the key set on every call: https:// key sets are refreshed in place (docs/derived-tokens.md#jwks)
   return {
     derive: (input, clientIp) =>
       deriveToken(deps, input, clientIp).catch((e: unknown) => {
@@ -22,12 +22,15 @@ export function createTokenService(deps: DeriveDeps & { onSignerMissing?: (opera
         throw e;
       }),
     jwks() {
+      const jwks = deps.keys.jwks;
       if (jwks.keys.length === 0) {
         deps.onSignerMissing?.("jwks");
         throw new ConfigurationError(NO_SIGNING_KEYS);
       }
       return jwks;
     },
-    signerAdvice: signerAdvice(deps.keys),
+    get signerAdvice() {
+      return signerAdvice(deps.keys);
+    },
   };
 }

@@ -7,6 +7,9 @@ import { toCachedKey, type CachedKey, type KeyCache } from "./cache.js";
 import { createKeyReader } from "./key-reader.js";
 import type { LastUsedQueue } from "./last-used.js";
 import { StoreUnavailableError } from "../store/errors.js";
+import type { TraceSpan, Tracer } from "../trace.js";
+import { annotate } from "./span-attributes.js";
+import { usageOutcome, type UsageCounter } from "../usage/counter.js";
 import { bareFailure, combineCacheOutcomes, keyOutcome, type CacheOutcome, type TokenType, type Verification } from "./result.js";
 
 export type CacheMode = "default" | "no-cache" | "no-store";
@@ -36,6 +39,10 @@ export interface VerifierDeps {
   observe?: (v: Verification) => void;
   observeLimiter?: (decision: "allowed" | "limited" | "error", backend: string) => void;
   onLimiterError?: (e: unknown) => void;
+  /** per-key hourly counts by outcome (docs/observability.md#usage-history) */
+  usage?: UsageCounter | null;
+  /** spans of the pipeline's steps; null or absent when tracing is off */
+  tracer?: Tracer | null;
 }
 
 /** A credential after routing and the CPU-only checks: either a lookup to do, or a final answer. */
@@ -84,6 +91,14 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   const issuer = ctx.config.credentials.issuer;
   const rl = ctx.config.rate_limit;
   const limiter = rl.enabled ? deps.limiter : null;
+  const tr = deps.tracer ?? null;
+  const usage = deps.usage ?? null;
+
+  /** Counts a verification of a known key id: a found record, or an issued key whose checksum held. */
+  function count(keyId: string, v: Verification, now: number): void {
+    const o = usageOutcome(v.errorCode);
+    if (o) usage!.record(nid, keyId, o, now);
+  }
 
   function route(credential: string): Lookup {
     if (credential === "") return { done: bareFailure(VerificationError.INVALID_FORMAT, null, "credential is required") };
@@ -120,12 +135,14 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   }
 
   async function limit(rec: CachedKey, policy: NonNullable<CachedKey["rateLimitPolicy"]>, noStore: boolean, now: number): Promise<Verification> {
+    const span = tr?.start("talos.verify.rate_limit", { "talos.rate_limit.backend": limiter!.backend });
     try {
       const d = await limiter!.take(`${nid}:${rec.kind}:${rec.keyId}`, policy.quota, policy.windowSeconds * 1000, now);
       // The shared limiter decides on Redis's clock; express the reset on ours so `t=` is right under skew.
       const reset = now + (d.resetTimeMs - (d.nowMs ?? now));
       deps.observeLimiter?.(d.allowed ? "allowed" : "limited", limiter!.backend);
       const code = d.allowed ? VerificationError.UNSPECIFIED : VerificationError.RATE_LIMITED;
+      span?.set("talos.rate_limit.allowed", d.allowed);
       const v = keyOutcome(rec, code, issuer);
       return {
         ...v,
@@ -138,13 +155,17 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     } catch (e) {
       deps.observeLimiter?.("error", limiter!.backend);
       deps.onLimiterError?.(e);
+      span?.fail("rate limiter unavailable");
       if (!rl.fail_open) return { ...bareFailure(VerificationError.INTERNAL, rec.kind), noStore };
       return outcome(rec, VerificationError.UNSPECIFIED, noStore, policy);
+    } finally {
+      span?.end();
     }
   }
 
   function finish(v: Verification, rec: CachedKey | null, now: number): Verification {
     if (v.isValid && rec) deps.lastUsed?.record(nid, rec.keyId, rec.lastUsedTime, now);
+    if (usage && rec) count(rec.keyId, v, now);
     deps.observe?.(v);
     return v;
   }
@@ -176,7 +197,11 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     const now = clock();
     if (s.failed) return finish({ ...bareFailure(VerificationError.INTERNAL, s.kind), cache: s.cache }, null, now);
     const rec = s.rec;
-    if (!rec || rec.kind !== s.kind) return finish({ ...bareFailure(VerificationError.NOT_FOUND, s.kind), cache: s.cache }, null, now);
+    if (!rec || rec.kind !== s.kind) {
+      // imported-key ids are hashes of any input: counting them would let anyone fill the table
+      if (usage && s.kind === "issued") usage.record(nid, s.keyId, "not_found", now);
+      return finish({ ...bareFailure(VerificationError.NOT_FOUND, s.kind), cache: s.cache }, null, now);
+    }
     const v = gates(rec, opts, now);
     if (v instanceof Promise) return v.then((x) => done(x, s, rec, now));
     return done(v, s, rec, now);
@@ -189,43 +214,81 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
 
   async function token(type: TokenType, credential: string, opts: VerifyOptions): Promise<Verification> {
     const v = deps.tokens ? await deps.tokens.verify(type, credential, opts.clientIp) : bareFailure(VerificationError.INVALID_FORMAT, type);
+    // a derived token counts against the key it was derived from
+    if (usage && v.keyId) count(v.keyId, v, clock());
     deps.observe?.(v);
     return v;
   }
 
-  return {
-    async verify(credential, opts) {
-      const l = route(credential);
-      if ("done" in l) return finish(l.done, null, clock());
-      if ("token" in l) return token(l.token, credential, opts);
+  async function verifyOne(credential: string, opts: VerifyOptions): Promise<Verification> {
+    const l = route(credential);
+    if ("done" in l) return finish(l.done, null, clock());
+    if ("token" in l) return token(l.token, credential, opts);
+    const s = check(l, opts.cacheMode);
+    if (s.rec === undefined) await read(s, opts.cacheMode);
+    return evaluate(s, opts);
+  }
+
+  async function verifyMany(credentials: string[], opts: VerifyOptions): Promise<{ results: Verification[]; cache: CacheOutcome }> {
+    if (credentials.length === 0) throw badRequest("requests", `must contain 1 to ${MAX_BATCH_VERIFY} items`);
+    if (credentials.length > MAX_BATCH_VERIFY) throw badRequest("requests", `must contain at most ${MAX_BATCH_VERIFY} items`);
+    const lookups = credentials.map(route);
+    const steps = lookups.map((l) => ("keyId" in l ? check(l, opts.cacheMode) : null));
+    // every miss is asked for in this turn, so the key reader sends them as one query
+    const reads: Promise<void>[] = [];
+    for (const s of steps) if (s && s.rec === undefined) reads.push(read(s, opts.cacheMode));
+    if (reads.length > 0) await Promise.all(reads);
+    let cache: CacheOutcome = "SKIP";
+    const results: Verification[] = new Array(lookups.length);
+    for (let i = 0; i < lookups.length; i++) {
+      const s = steps[i];
+      const l = lookups[i]!;
+      if (s) {
+        const v = evaluate(s, opts);
+        // only a limiter decision awaits; warm unlimited keys stay synchronous
+        results[i] = v instanceof Promise ? await v : v;
+        cache = combineCacheOutcomes(cache, s.cache);
+      } else if ("done" in l) results[i] = finish(l.done, null, clock());
+      else if ("token" in l) results[i] = await token(l.token, credentials[i]!, opts);
+    }
+    return { results, cache };
+  }
+
+  /** The same steps, each in its span (parse, cache, read, rate limit), under one talos.verify span. */
+  async function verifyTraced(t: Tracer, credential: string, opts: VerifyOptions, span: TraceSpan): Promise<Verification> {
+    const parse = t.start("talos.verify.parse");
+    const l = route(credential);
+    parse.end();
+    let v: Verification;
+    if ("done" in l) v = finish(l.done, null, clock());
+    else if ("token" in l) v = await token(l.token, credential, opts);
+    else {
+      const c = t.start("talos.verify.cache", { "talos.cache.mode": opts.cacheMode });
       const s = check(l, opts.cacheMode);
-      if (s.rec === undefined) await read(s, opts.cacheMode);
-      return evaluate(s, opts);
+      c.set("talos.cache.outcome", s.cache);
+      c.end();
+      if (s.rec === undefined) {
+        await t.run("talos.verify.read", undefined, async (r) => {
+          await read(s, opts.cacheMode);
+          r.set("talos.key.found", s.rec !== null && s.rec !== undefined);
+          if (s.failed) r.fail("store unavailable");
+        });
+      }
+      v = await evaluate(s, opts);
+    }
+    annotate(span, v);
+    return v;
+  }
+
+  return {
+    verify(credential, opts) {
+      if (tr) return tr.run("talos.verify", undefined, (span) => verifyTraced(tr, credential, opts, span));
+      return verifyOne(credential, opts);
     },
 
-    async verifyBatch(credentials, opts) {
-      if (credentials.length === 0) throw badRequest("requests", `must contain 1 to ${MAX_BATCH_VERIFY} items`);
-      if (credentials.length > MAX_BATCH_VERIFY) throw badRequest("requests", `must contain at most ${MAX_BATCH_VERIFY} items`);
-      const lookups = credentials.map(route);
-      const steps = lookups.map((l) => ("keyId" in l ? check(l, opts.cacheMode) : null));
-      // every miss is asked for in this turn, so the key reader sends them as one query
-      const reads: Promise<void>[] = [];
-      for (const s of steps) if (s && s.rec === undefined) reads.push(read(s, opts.cacheMode));
-      if (reads.length > 0) await Promise.all(reads);
-      let cache: CacheOutcome = "SKIP";
-      const results: Verification[] = new Array(lookups.length);
-      for (let i = 0; i < lookups.length; i++) {
-        const s = steps[i];
-        const l = lookups[i]!;
-        if (s) {
-          const v = evaluate(s, opts);
-          // only a limiter decision awaits; warm unlimited keys stay synchronous
-          results[i] = v instanceof Promise ? await v : v;
-          cache = combineCacheOutcomes(cache, s.cache);
-        } else if ("done" in l) results[i] = finish(l.done, null, clock());
-        else if ("token" in l) results[i] = await token(l.token, credentials[i]!, opts);
-      }
-      return { results, cache };
+    verifyBatch(credentials, opts) {
+      if (tr) return tr.run("talos.verify.batch", { "talos.batch.size": credentials.length }, () => verifyMany(credentials, opts));
+      return verifyMany(credentials, opts);
     },
 
     async loadParent(credential) {

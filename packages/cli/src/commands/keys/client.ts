@@ -1,4 +1,5 @@
 import { VERSION } from "@talos/core/version";
+import { processEnv } from "../../env.js";
 import { parseHeaders, type CommonOptions } from "./parse.js";
 
 /** A failed call: `message` is the error envelope's message (docs/wire.md#error-envelope), safe to print. */
@@ -30,12 +31,14 @@ export const seg = (s: string): string => encodeURIComponent(s);
 
 export function createClient(opts: CommonOptions): Client {
   const extraHeaders = parseHeaders(opts.header);
+  const token = opts.token || processEnv().TALOS_ADMIN_TOKEN || "";
   return {
     async call<T>(path: string, init: CallInit = {}): Promise<T> {
       const url = new URL(opts.endpoint + path);
       for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
       const headers = new Headers({ accept: "application/json", "user-agent": `talos-cli/${VERSION}` });
       if (init.body !== undefined) headers.set("content-type", "application/json");
+      if (token !== "") headers.set("authorization", `Bearer ${token}`);
       for (const [k, v] of Object.entries(init.headers ?? {})) headers.set(k, v);
       // -H last: a proxy in front of the admin API may need to override anything
       for (const [k, v] of extraHeaders) headers.set(k, v);

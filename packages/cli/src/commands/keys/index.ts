@@ -1,6 +1,8 @@
 import { Option, type Command } from "commander";
 import type { Kind } from "./get.js";
-import type { BatchImportOptions, ImportOptions } from "./import.js";
+import type { BatchImportOptions } from "./batch-import.js";
+import type { BulkRevokeOptions } from "./bulk-revoke.js";
+import type { ImportOptions } from "./import.js";
 import type { IssueOptions } from "./issue.js";
 import type { ListOptions } from "./list.js";
 import type { RevokeOptions, RevokeTarget, SelfRevokeOptions } from "./revoke.js";
@@ -8,6 +10,7 @@ import type { RotateOptions } from "./rotate.js";
 import type { UpdateOptions } from "./update.js";
 import type { VerifyOptions } from "./verify.js";
 import type { DeriveOptions } from "./derive.js";
+import type { UsageOptions } from "./usage.js";
 import * as p from "./parse.js";
 
 /**
@@ -49,16 +52,29 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
   common(
     imported
       .command("batch-import")
-      .description("import up to 1000 keys from a JSON array of import requests")
-      .requiredOption("--file <path>", "JSON file, or - to read stdin"),
-  ).action((opts: BatchImportOptions) => exec(async () => (await import("./import.js")).batchImportCommand(opts)));
+      .description("import keys from a file of any size (JSON array, JSON lines or CSV), 1000 per request; safe to re-run")
+      .requiredOption("--file <path>", "input file, or - to read stdin")
+      .option("--input-format <format>", "json, jsonl or csv (default: from the file extension; json for stdin)")
+      .option("--failed-file <path>", "where the failed rows go (default: <file>.failed.jsonl, or batch-import.failed.jsonl for stdin)"),
+  ).action((opts: BatchImportOptions) => exec(async () => (await import("./batch-import.js")).batchImportCommand(opts)));
   kindCommands(imported, "imported");
   revokeCommand(imported.command("revoke").description("revoke an imported key"), "imported");
   common(imported.command("delete").description("delete an imported key for good (it may be imported again)").argument("<key-id>")).action(
     (keyId: string, opts: p.CommonOptions) => exec(async () => (await import("./delete.js")).deleteCommand(keyId, opts)),
   );
 
-  revokeCommand(keys.command("revoke").description("revoke an issued (UUID) or imported (64 hex) key by id"), "any");
+  revokeAnyCommand(keys.command("revoke").description("revoke an issued (UUID) or imported (64 hex) key by id, or with --actor every active key of one actor"));
+  common(
+    keys
+      .command("bulk-revoke")
+      .description("revoke the keys listed in a file of any size (JSON array, JSON lines or CSV); safe to re-run")
+      .requiredOption("--file <path>", "input file, or - to read stdin")
+      .option("--input-format <format>", "json, jsonl or csv (default: from the file extension; json for stdin)")
+      .option("--reason <reason>", "for rows without their own: key_compromise, affiliation_changed, superseded or privilege_withdrawn", p.parseReason)
+      .option("--description <text>", "for rows without their own; only with privilege_withdrawn")
+      .option("--concurrency <n>", "revocations in flight (default 8, at most 64)")
+      .option("--failed-file <path>", "where the failed rows go (default: <file>.failed.jsonl, or bulk-revoke.failed.jsonl for stdin)"),
+  ).action((opts: BulkRevokeOptions) => exec(async () => (await import("./bulk-revoke.js")).bulkRevokeCommand(opts)));
   common(
     keys
       .command("self-revoke")
@@ -90,13 +106,23 @@ export function registerKeysCommands(program: Command, jwk: Command): void {
       .option("--claims <json>", "custom claims, a JSON object", p.parseJsonObject),
   ).action((secret: string, opts: DeriveOptions) => exec(async () => (await import("./derive.js")).deriveCommand(secret, opts)));
 
+  common(
+    keys
+      .command("usage")
+      .description("verifications of a key per hour or day, by outcome (a sparkline on a terminal)")
+      .argument("<key-id>")
+      .addOption(new Option("--granularity <granularity>", "bucket size").choices(["hour", "day"]).default("hour"))
+      .option("--start <time>", "RFC 3339 start (default: 24 hours or 30 days back)")
+      .option("--end <time>", "RFC 3339 end, exclusive (default: the current hour or day included)"),
+  ).action((keyId: string, opts: UsageOptions) => exec(async () => (await import("./usage.js")).usageCommand(keyId, opts)));
+
   common(jwk.command("get").description("print the JWK Set the server publishes for derived JWTs"), "json-pretty").action((opts: p.CommonOptions) =>
     exec(async () => (await import("./jwk-get.js")).jwkGetCommand(opts)),
   );
 }
 
 /** Runs a command; an error becomes one `error: …` line on stderr and exit code 1 (2 for usage). */
-async function exec(run: () => Promise<number>): Promise<void> {
+export async function exec(run: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await run();
   } catch (e) {
@@ -105,12 +131,17 @@ async function exec(run: () => Promise<number>): Promise<void> {
   }
 }
 
-function common(cmd: Command, format: p.Format = "table"): Command {
+export function common(cmd: Command, format: p.Format = "table"): Command {
   return cmd
     .option("-e, --endpoint <url>", "server URL", p.parseEndpoint, p.DEFAULT_ENDPOINT)
-    .addOption(new Option("--format <format>", "output format").choices(p.FORMATS).default(format))
+    .addOption(
+      new Option("--format <format>", "output format: table, json, json-pretty, yaml, jsonpath=<expr> or jsonpointer=<pointer>")
+        .argParser(p.parseFormat)
+        .default(format),
+    )
     .option("-q, --quiet", "print only ids, secrets or tokens")
-    .option("-H, --header <header>", 'extra request header "Name: value" (repeatable)', p.collectHeader);
+    .option("-H, --header <header>", 'extra request header "Name: value" (repeatable)', p.collectHeader)
+    .option("--token <token>", "admin API token, sent as Authorization: Bearer (default: TALOS_ADMIN_TOKEN)");
 }
 
 function keyFlags(cmd: Command): Command {
@@ -157,6 +188,29 @@ function kindCommands(group: Command, kind: Kind): void {
       .option("--rate-limit-quota <n>", "requests per window (0 clears the policy)", p.parseQuota)
       .option("--rate-limit-window <duration>", "rate limit window, e.g. 60s", p.parseWindow),
   ).action((keyId: string, opts: UpdateOptions) => exec(async () => (await import("./update.js")).updateCommand(kind, keyId, opts)));
+}
+
+/** `talos keys revoke <key-id>`, or `--actor <id>` for every active key of the actor (docs/leaked-keys.md#bulk-revoke-by-owner). */
+function revokeAnyCommand(cmd: Command): void {
+  common(
+    cmd
+      .argument("[key-id]")
+      .option("--actor <id>", "instead of a key id: every active key of this actor (a progress bar on a terminal)")
+      .option("--kind <kind>", "with --actor: only issued or only imported keys", p.parseKind)
+      .option("--reason <reason>", "key_compromise, affiliation_changed, superseded or privilege_withdrawn", p.parseReason)
+      .option("--description <text>", "free text, only with privilege_withdrawn"),
+  ).action((keyId: string | undefined, opts: RevokeOptions & { actor?: string; kind?: "issued" | "imported" }) =>
+    exec(async () => {
+      if (opts.actor !== undefined) {
+        if (keyId !== undefined) throw new p.UsageError("give a key id or --actor, not both");
+        const actor = opts.actor;
+        return (await import("./revoke-actor.js")).revokeActorCommand({ ...opts, actor });
+      }
+      if (keyId === undefined) throw new p.UsageError("missing key id (or --actor <id>)");
+      if (opts.kind !== undefined) throw new p.UsageError("--kind goes with --actor");
+      return (await import("./revoke.js")).revokeCommand("any", keyId, opts);
+    }),
+  );
 }
 
 function revokeCommand(cmd: Command, target: RevokeTarget): void {

@@ -19,6 +19,9 @@ export async function emit(opts: CommonOptions, data: unknown, view: View): Prom
   else if (opts.format === "yaml") {
     const { stringify } = await import("yaml");
     out = stringify(data);
+  } else if (opts.format.startsWith("jsonpath=") || opts.format.startsWith("jsonpointer=")) {
+    const { select } = await import("./select.js");
+    out = select(data, opts.format);
   } else {
     const t = view.table();
     out = t === "" ? "" : `${t}\n`;

@@ -6,8 +6,24 @@ import { InvalidArgumentError } from "commander";
  * module loads this file on every `talos` start.
  */
 
-export type Format = "table" | "json" | "json-pretty" | "yaml";
-export const FORMATS: readonly Format[] = ["table", "json", "json-pretty", "yaml"];
+export type Format = "table" | "json" | "json-pretty" | "yaml" | `jsonpath=${string}` | `jsonpointer=${string}`;
+export const FORMATS = ["table", "json", "json-pretty", "yaml"] as const;
+const FORMAT_HELP = `${FORMATS.join(", ")}, jsonpath=<expr> or jsonpointer=<pointer>`;
+
+/** `--format`: a fixed name, or a JSONPath / JSON Pointer (RFC 6901) selecting part of the JSON answer. */
+export function parseFormat(value: string): Format {
+  if ((FORMATS as readonly string[]).includes(value)) return value as Format;
+  if (value.startsWith("jsonpath=")) {
+    if (value.length === "jsonpath=".length) throw new InvalidArgumentError("jsonpath= needs an expression, e.g. jsonpath=$.key_id");
+    return value as Format;
+  }
+  if (value.startsWith("jsonpointer=")) {
+    const ptr = value.slice("jsonpointer=".length);
+    if (ptr !== "" && !ptr.startsWith("/")) throw new InvalidArgumentError("a JSON Pointer is empty or starts with /, e.g. jsonpointer=/key_id");
+    return value as Format;
+  }
+  throw new InvalidArgumentError(`expected ${FORMAT_HELP}`);
+}
 
 /** A usage mistake found after parsing (e.g. a flag combination): exit code 2. */
 export class UsageError extends Error {}
@@ -138,6 +154,12 @@ export const parseVisibility = enumParser("KEY_VISIBILITY_", ["SECRET", "PUBLIC"
 export const parseAlgorithm = enumParser("TOKEN_ALGORITHM_", ["JWT", "MACAROON"], "jwt or macaroon");
 export const parseStatus = enumParser("KEY_STATUS_", ["ACTIVE", "REVOKED", "EXPIRED"], "active, revoked or expired");
 
+export function parseKind(value: string): "issued" | "imported" {
+  const v = value.trim().toLowerCase();
+  if (v !== "issued" && v !== "imported") throw new InvalidArgumentError("expected issued or imported");
+  return v;
+}
+
 /** Flags every client command takes (docs/cli.md#client-commands). */
 export interface CommonOptions {
   endpoint: string;
@@ -145,6 +167,8 @@ export interface CommonOptions {
   quiet?: boolean;
   /** raw `-H` values (see parseHeaders); absent when none was given. */
   header?: string[];
+  /** admin API token (`--token`; default TALOS_ADMIN_TOKEN), sent as Authorization: Bearer */
+  token?: string;
 }
 
 /** The resource flags of `keys issue` and `keys imported import`. */

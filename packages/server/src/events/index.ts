@@ -1,0 +1,26 @@
+import type { ServiceContext } from "@talos/core";
+import type { Logger } from "@talos/http";
+import type { Registry } from "prom-client";
+import { EventWorker } from "./dispatcher.js";
+import { eventMetrics } from "./metrics.js";
+
+export { EventWorker } from "./dispatcher.js";
+export { backoffMs } from "./backoff.js";
+
+/** The outbox's background work for one server: webhook delivery, expiry scan, pruning, metrics. */
+export async function startEventWorker(ctx: ServiceContext, registry: Registry, logger: Logger): Promise<EventWorker> {
+  const m = eventMetrics(registry, ctx.store, ctx.clock);
+  let warned = false;
+  const worker = new EventWorker({
+    ctx,
+    observe: m.observe,
+    // one line per streak of failures: a database that is down is reported elsewhere already
+    warn: (msg) => {
+      if (!warned) logger.warn({}, msg);
+      warned = true;
+      setTimeout(() => (warned = false), 60_000).unref();
+    },
+  });
+  await worker.start();
+  return worker;
+}
