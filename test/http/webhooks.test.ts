@@ -5,7 +5,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_DSN, freshDatabase, warnSkip } from "../support/postgres.js";
-import { startOn, startTestServer, testDatabases, type TestServer } from "../support/harness.js";
+import { loadConfig } from "@talos/core";
+import { silentLogger } from "@talos/http";
+import { createServer } from "@talos/server";
+import { TEST_ISSUER, TEST_SECRET, startOn, startTestServer, testDatabases, type TestServer } from "../support/harness.js";
 import { actor, issue } from "../support/http-expect.js";
 
 const EVENTS = "/v2alpha1/admin/events";
@@ -222,5 +225,36 @@ describe("several instances on one PostgreSQL database", () => {
     await until(async () => (await list()).some((e: any) => e.type === "api_key.expired"), 60_000);
     await sleep(600);
     expect((await list()).map((e: any) => e.type).reverse()).toEqual(["api_key.issued", "api_key.expiring", "api_key.expired"]);
+  });
+});
+
+describe("webhooks follow a configuration reload (docs/events.md#reload)", () => {
+  it("new events go to the webhooks of the reloaded configuration, signed with their secrets", async () => {
+    const [s1, s2] = [newSecret(), newSecret()];
+    const [r1, r2] = [await receiver(s1), await receiver(s2)];
+    const base = { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER, ...FAST };
+    const webhook = (url: string, secret: string) => ({ "events.webhooks": [{ id: "hook", url, secret }] });
+    const built = await createServer(loadConfig({ env: {}, overrides: { ...base, ...webhook(r1.url, s1) } }).config, { logger: silentLogger, migrate: true });
+    try {
+      const l = await built.listen("all", { host: "127.0.0.1", port: 0 });
+      const issueVia = async (who: string) => {
+        const res = await fetch(`http://127.0.0.1:${l.port}/v2alpha1/admin/issuedApiKeys`, { method: "POST", body: JSON.stringify({ actor_id: who }) });
+        expect(res.status).toBe(201);
+        return ((await res.json()) as { issued_api_key: { key_id: string } }).issued_api_key.key_id;
+      };
+      const before = await issueVia(actor("reload-before"));
+      await until(() => r1.got.some((g) => g.body.data.key_id === before && g.verified));
+
+      const result = await built.reload(() => loadConfig({ env: {}, overrides: { ...base, ...webhook(r2.url, s2) } }), "test");
+      expect(result.outcome).toBe("applied");
+      const after = await issueVia(actor("reload-after"));
+      await until(() => r2.got.some((g) => g.body.data.key_id === after && g.verified));
+      await sleep(300);
+      expect(r1.got.some((g) => g.body.data.key_id === after)).toBe(false);
+      expect(r2.got.some((g) => g.body.data.key_id === before)).toBe(false);
+    } finally {
+      await built.close();
+      await Promise.all([r1.close(), r2.close()]);
+    }
   });
 });

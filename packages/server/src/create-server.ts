@@ -163,7 +163,6 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     await store.close();
     throw e;
   }
-  const events = await startEventWorker(runtime.ctx, metrics.registry, logger);
 
   let draining = false;
   const traceRequest = tracing?.observeRequest;
@@ -221,6 +220,8 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const tenancy = await createTenancy(config, d.networks ?? [], stackOf(config, runtime, deps, shared), shared);
   const reloader = createReloader({ config, networks: d.networks ?? [] }, tenancy, metrics, logger);
   await redis?.subscribe(tenancy.invalidation);
+  // deliveries follow the webhooks of the configuration in service (reloadable)
+  const events = await startEventWorker(runtime.ctx, metrics.registry, logger, () => reloader.current().config.events.webhooks);
   const apiListener = (mode: Mode) => {
     const l = tenancy.listener(mode);
     return tracing ? tracing.wrapListener(l) : l;

@@ -1,4 +1,4 @@
-import type { ServiceContext } from "@talos/core";
+import type { ServiceContext, WebhookConfig } from "@talos/core";
 import type { Logger } from "@talos/http";
 import type { Registry } from "prom-client";
 import { EventWorker } from "./dispatcher.js";
@@ -8,11 +8,12 @@ export { EventWorker } from "./dispatcher.js";
 export { backoffMs } from "./backoff.js";
 
 /** The outbox's background work for one server: webhook delivery, expiry scan, pruning, metrics. */
-export async function startEventWorker(ctx: ServiceContext, registry: Registry, logger: Logger): Promise<EventWorker> {
+export async function startEventWorker(ctx: ServiceContext, registry: Registry, logger: Logger, webhooks?: () => WebhookConfig[]): Promise<EventWorker> {
   const m = eventMetrics(registry, ctx.store, ctx.clock);
   let warned = false;
   const worker = new EventWorker({
     ctx,
+    webhooks,
     observe: m.observe,
     // one line per streak of failures: a database that is down is reported elsewhere already
     warn: (msg) => {
