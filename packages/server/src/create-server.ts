@@ -174,6 +174,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
       }
     : outer;
   const observeRequest = requestObserver(config, metrics.observeRequest, d.requestLog, extraRequest);
+  const guardOf = (c: Config) => (c.serve.admin_auth.mode.includes("none") ? null : createAdminGuard(c.serve.admin_auth, { limiter, now: clock, http: c.serve.http }));
   const deps: AppDeps = {
     ctx: runtime.ctx,
     verifier: runtime.verifier,
@@ -194,9 +195,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     observeRequest,
     inFlight: metrics.inFlight,
     invalidations: { subscribe: (listener) => runtime.onInvalidation(listener) },
-    adminGuard: config.serve.admin_auth.mode.includes("none")
-      ? null
-      : createAdminGuard(config.serve.admin_auth, { limiter, now: clock, http: config.serve.http }),
+    adminGuard: guardOf(config),
   };
   watchReadiness(metrics.registry, deps);
   watchUsage(metrics.registry, runtime.usage);
@@ -215,6 +214,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     observers: d.observers,
     base: deps,
     bindHost: config.serve.http.host,
+    adminGuard: guardOf,
     listenerFor: (mode, stackDeps, host, tenant) => listenerFor(mode, stackDeps, host, tenant ? null : consoleApp),
   };
   const tenancy = await createTenancy(config, d.networks ?? [], stackOf(config, runtime, deps, shared), shared);

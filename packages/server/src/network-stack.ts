@@ -18,7 +18,7 @@ import {
   type RuntimeObservers,
   type Store,
 } from "@talos/core";
-import type { AppDeps, Logger, Metrics } from "@talos/http";
+import type { AdminGuard, AppDeps, Logger, Metrics } from "@talos/http";
 import type { Mode } from "./apps.js";
 import { auditObservers } from "./audit.js";
 import { signingKeys } from "./signing-keys.js";
@@ -55,6 +55,8 @@ export interface StackShared {
   base: AppDeps;
   /** the bind address: the URL host of requests without a Host header */
   bindHost: string;
+  /** serve.admin_auth of a stack's configuration: its guard, or null for mode none */
+  adminGuard: (config: Config) => AdminGuard | null;
   /** tracing.enabled: spans for each network's store calls and verifications */
   tracer?: RuntimeOptions["tracer"];
   /** builds a mode's listener for a stack's deps; `tenant`: a network of multitenancy.networks (createServer adds tracing, and the console outside tenants) */
@@ -131,6 +133,7 @@ export async function createNetworkStack(nid: string, config: Config, s: StackSh
     ctx: runtime.ctx,
     verifier: runtime.verifier,
     http: config.serve.http,
+    adminGuard: s.adminGuard(config),
     observeRequest: tenant ? withNetwork(s.base.observeRequest, tenant.observeRequest) : s.base.observeRequest,
     tokens: createTokenService({
       ctx: runtime.ctx,

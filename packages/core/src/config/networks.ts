@@ -26,6 +26,8 @@ const SETTABLE: Readonly<Record<string, true | readonly string[]>> = {
   quota: true,
   rate_limit: true,
   cache: ["ttl"],
+  // a tenant's own admin credentials (docs/admin-auth.md#networks)
+  serve: ["admin_auth"],
 };
 
 /**
