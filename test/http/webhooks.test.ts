@@ -258,3 +258,27 @@ describe("webhooks follow a configuration reload (docs/events.md#reload)", () =>
     }
   });
 });
+
+describe("webhooks: a server without background work (talos serve public)", () => {
+  it("records events but delivers nothing: delivery is left to the admin processes", async () => {
+    const secret = newSecret();
+    const rec = await receiver(secret);
+    const overrides = { "db.dsn": "memory", "secrets.hmac.current": TEST_SECRET, "credentials.issuer": TEST_ISSUER, ...FAST, "events.webhooks": [{ id: "hook", url: rec.url, secret }] };
+    const built = await createServer(loadConfig({ env: {}, overrides }).config, { logger: silentLogger, migrate: true, background: false });
+    try {
+      const app = built.app("all");
+      const res = await app.request("/v2alpha1/admin/issuedApiKeys", { method: "POST", body: JSON.stringify({ actor_id: actor("bg-off") }) });
+      expect(res.status).toBe(201);
+      const keyId = ((await res.json()) as { issued_api_key: { key_id: string } }).issued_api_key.key_id;
+      const list = (await (await app.request(`${EVENTS}?filter=${encodeURIComponent(`key_id="${keyId}"`)}`)).json()) as { events: { id: string }[] };
+      expect(list.events).toHaveLength(1);
+      await sleep(1_000); // 20 poll intervals of the FAST settings
+      expect(rec.got).toHaveLength(0);
+      const detail = (await (await app.request(`${EVENTS}/${list.events[0]!.id}`)).json()) as { deliveries: { state: string; attempts: number }[] };
+      expect(detail.deliveries).toEqual([expect.objectContaining({ state: "pending", attempts: 0 })]);
+    } finally {
+      await built.close();
+      await rec.close();
+    }
+  });
+});

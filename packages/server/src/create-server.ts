@@ -63,6 +63,8 @@ export interface ServerDeps {
   /** further observers (tests): after the metrics and the audit log */
   observers?: RuntimeObservers;
   observeRequest?: RequestObserver;
+  /** run the outbox's background work (webhook delivery, expiry scan, pruning); `talos serve public` does not. Default true */
+  background?: boolean;
   /** the console's sign-in (admin authentication); absent: the console warns that there is none */
   consoleAuth?: ConsoleAuthenticator;
   /** multitenancy.enabled: the networks loadConfig resolved (docs/multitenancy.md) */
@@ -221,7 +223,10 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
   const reloader = createReloader({ config, networks: d.networks ?? [] }, tenancy, metrics, logger);
   await redis?.subscribe(tenancy.invalidation);
   // deliveries follow the webhooks of the configuration in service (reloadable)
-  const events = await startEventWorker(runtime.ctx, metrics.registry, logger, () => reloader.current().config.events.webhooks);
+  const events = await startEventWorker(runtime.ctx, metrics.registry, logger, {
+    webhooks: () => reloader.current().config.events.webhooks,
+    background: d.background ?? true,
+  });
   const apiListener = (mode: Mode) => {
     const l = tenancy.listener(mode);
     return tracing ? tracing.wrapListener(l) : l;

@@ -58,6 +58,8 @@ export async function serveCommand(modeArg: string | undefined, opts: ServeOptio
       production: processEnv().NODE_ENV === "production",
       clusterWorker: worker,
       networks: loaded.networks,
+      // webhooks and the expiry scan run where the admin API runs, not on the internet-facing process
+      background: mode !== "public",
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : "start-up failed";

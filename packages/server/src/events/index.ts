@@ -8,12 +8,17 @@ export { EventWorker } from "./dispatcher.js";
 export { backoffMs } from "./backoff.js";
 
 /** The outbox's background work for one server: webhook delivery, expiry scan, pruning, metrics. */
-export async function startEventWorker(ctx: ServiceContext, registry: Registry, logger: Logger, webhooks?: () => WebhookConfig[]): Promise<EventWorker> {
+export async function startEventWorker(
+  ctx: ServiceContext,
+  registry: Registry,
+  logger: Logger,
+  opts: { webhooks?: () => WebhookConfig[]; background?: boolean } = {},
+): Promise<EventWorker> {
   const m = eventMetrics(registry, ctx.store, ctx.clock);
   let warned = false;
   const worker = new EventWorker({
     ctx,
-    webhooks,
+    webhooks: opts.webhooks,
     observe: m.observe,
     // one line per streak of failures: a database that is down is reported elsewhere already
     warn: (msg) => {
@@ -22,6 +27,7 @@ export async function startEventWorker(ctx: ServiceContext, registry: Registry, 
       setTimeout(() => (warned = false), 60_000).unref();
     },
   });
-  await worker.start();
+  // the public surface records events (self-revocation, leak reports) but leaves delivery to admin processes
+  if (opts.background ?? true) await worker.start();
   return worker;
 }
