@@ -4,6 +4,8 @@
  * with a static token, both warm, driven by wrk in interleaved rounds (off, on, on, off, …) so a
  * drift of the shared machine falls on both sides. The authenticated side's verifier sends
  * `Authorization: Bearer <token>` on every request. Target (issue #16): ratio on/off ≥ 0.95.
+ * Besides req/s, each run reads the server's own CPU time (process_cpu_seconds_total on its metrics
+ * listener) before and after: CPU µs per request is far steadier than req/s on a shared machine.
  *
  *   node --conditions=development --import tsx bench/admin-auth.ts [--seconds 5] [--rounds 3] [--connections 16] [--json]
  */
@@ -12,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { hashAdminToken } from "@talos/core";
-import { ISSUED_PATH, VERIFY_PATH } from "../test/support/cluster.js";
+import { ISSUED_PATH, VERIFY_PATH, metricValue } from "../test/support/cluster.js";
 import { fetchJson, startTalos, stopAllTalos, type TalosProcess } from "../test/support/process.js";
 import { findWrk, runWrk, type WrkResult } from "./wrk.js";
 
@@ -33,6 +35,14 @@ interface Side {
   headers: Record<string, string>;
   secrets: string[];
   runs: WrkResult[];
+  /** server CPU µs per request, per run */
+  cpuUs: number[];
+}
+
+/** the server's CPU seconds so far (prom-client's process_cpu_seconds_total, from process.cpuUsage) */
+async function cpuSeconds(s: Side): Promise<number> {
+  const r = await fetch(`${s.proc.metricsUrl}/metrics`);
+  return metricValue(await r.text(), "process_cpu_seconds_total");
 }
 
 async function start(name: Side["name"]): Promise<Side> {
@@ -58,7 +68,7 @@ async function start(name: Side["name"]): Promise<Side> {
     const refused = await fetchJson(`${proc.apiUrl}${VERIFY_PATH}`, { body: { credential: secrets[0] } });
     if (refused.status !== 401) throw new Error(`tokens side answered ${refused.status} without a token`);
   }
-  return { name, proc, headers, secrets, runs: [] };
+  return { name, proc, headers, secrets, runs: [], cpuUs: [] };
 }
 
 async function main() {
@@ -86,13 +96,16 @@ async function main() {
     for (const s of [off, on]) await run(s, 2); // warm-up: JIT, sockets
     for (let i = 0; i < rounds; i++) {
       for (const s of i % 2 === 0 ? [off, on] : [on, off]) {
+        const cpu0 = await cpuSeconds(s);
         const r = await run(s, seconds);
+        const cpu = ((await cpuSeconds(s)) - cpu0) * 1e6;
         if (r.non2xx > 0 || r.errors > 0) throw new Error(`${s.name}: ${r.non2xx} non-2xx, ${r.errors} socket errors`);
         s.runs.push(r);
-        console.error(`round ${i} ${s.name.padEnd(6)} ${Math.round(r.rps)} req/s  p50 ${r3(r.p50)} ms  p99 ${r3(r.p99)} ms`);
+        s.cpuUs.push(cpu / r.requests);
+        console.error(`round ${i} ${s.name.padEnd(6)} ${Math.round(r.rps)} req/s  p50 ${r3(r.p50)} ms  p99 ${r3(r.p99)} ms  ${r3(cpu / r.requests)} CPU µs/req`);
       }
     }
-    const summary = (s: Side) => ({ rps: s.runs.map((r) => Math.round(r.rps)), rps_mean: Math.round(mean(s.runs.map((r) => r.rps))), p50_ms: r3(median(s.runs.map((r) => r.p50))), p99_ms: r3(median(s.runs.map((r) => r.p99))) });
+    const summary = (s: Side) => ({ rps: s.runs.map((r) => Math.round(r.rps)), rps_mean: Math.round(mean(s.runs.map((r) => r.rps))), p50_ms: r3(median(s.runs.map((r) => r.p50))), p99_ms: r3(median(s.runs.map((r) => r.p99))), cpu_us_per_request: r3(median(s.cpuUs)) });
     const result = {
       connections,
       seconds,
@@ -102,13 +115,15 @@ async function main() {
       // per round, so one noisy round is visible rather than averaged away
       ratio_per_round: on.runs.map((r, i) => r3(r.rps / off.runs[i]!.rps)),
       ratio: r3(mean(on.runs.map((r) => r.rps)) / mean(off.runs.map((r) => r.rps))),
+      // capacity when the CPU is the limit: off's CPU per request over tokens' (medians)
+      cpu_ratio: r3(median(off.cpuUs) / median(on.cpuUs)),
       target: 0.95,
     };
     if (values.json) console.log(JSON.stringify(result));
     else {
-      console.log("| admin auth | req/s (mean) | p50 ms | p99 ms | rounds req/s |\n| --- | ---: | ---: | ---: | --- |");
-      for (const [n, s] of [["off", result.off], ["tokens", result.tokens]] as const) console.log(`| ${n} | ${s.rps_mean} | ${s.p50_ms} | ${s.p99_ms} | ${s.rps.join(", ")} |`);
-      console.log(`ratio tokens/off: ${result.ratio} (per round ${result.ratio_per_round.join(", ")}; target ≥ ${result.target})`);
+      console.log("| admin auth | req/s (mean) | p50 ms | p99 ms | CPU µs/req | rounds req/s |\n| --- | ---: | ---: | ---: | ---: | --- |");
+      for (const [n, s] of [["off", result.off], ["tokens", result.tokens]] as const) console.log(`| ${n} | ${s.rps_mean} | ${s.p50_ms} | ${s.p99_ms} | ${s.cpu_us_per_request} | ${s.rps.join(", ")} |`);
+      console.log(`ratio tokens/off: req/s ${result.ratio} (per round ${result.ratio_per_round.join(", ")}), CPU per request ${result.cpu_ratio}; target ≥ ${result.target}`);
     }
   } finally {
     await stopAllTalos();
