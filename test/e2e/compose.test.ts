@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN_HASH, CONFIG_KEYS, envKeyFor, hashAdminToken, loadConfig } from "@talos/core";
 import { REPO_ROOT, runTalos, stopAllTalos } from "../support/process.js";
 
 afterAll(stopAllTalos);
@@ -52,10 +53,12 @@ describe("docker-compose.yml", () => {
     expect(byDefault.map(([n]) => n).sort()).toEqual(["admin", "migrate", "nginx", "postgres", "proxy", "public"]);
     const optional = Object.entries(services).filter(([, s]) => s.profiles !== undefined);
     expect(optional.map(([n, s]) => [n, s.profiles])).toEqual([
+      // `--profile secured`: the admin API with static-token authentication (README.md#protecting-the-admin-api)
+      ["talos-secured", ["secured"]],
       ["prometheus", ["observability"]],
       ["grafana", ["observability"]],
     ]);
-    expect(talosServices.map(([n]) => n).sort()).toEqual(["admin", "migrate", "proxy", "public"]);
+    expect(talosServices.map(([n]) => n).sort()).toEqual(["admin", "migrate", "proxy", "public", "talos-secured"]);
     for (const [name, s] of talosServices) {
       expect(s.image, name).toBe(TALOS_IMAGE);
       expect(s.build, name).toBe(".");
@@ -66,6 +69,7 @@ describe("docker-compose.yml", () => {
     expect(services.admin!.command).toEqual(["serve", "admin"]);
     expect(services.public!.command).toEqual(["serve", "public"]);
     expect(services.proxy!.command).toEqual(["proxy"]);
+    expect(services["talos-secured"]!.command).toEqual(["serve", "admin"]);
   });
 
   it.each(talosServices.map(([n, s]) => [n, (s.command as string[]).join(" "), s.command as string[]] as const))(
@@ -103,6 +107,7 @@ describe("docker-compose.yml", () => {
     expect(deps(services.public!)).toEqual([["migrate", "service_completed_successfully"]]);
     expect(deps(services.nginx!)).toEqual([["public", "service_healthy"]]);
     expect(deps(services.proxy!)).toEqual([["admin", "service_healthy"]]);
+    expect(deps(services["talos-secured"]!)).toEqual([["migrate", "service_completed_successfully"]]);
     // acyclic
     const visiting = new Set<string>();
     const visit = (n: string, trail: string[]) => {
@@ -115,7 +120,7 @@ describe("docker-compose.yml", () => {
   });
 
   it("health checks hit /health/ready on the metrics port (4422) and nginx on its own listener", () => {
-    for (const name of ["admin", "public"]) {
+    for (const name of ["admin", "public", "talos-secured"]) {
       const s = services[name]!;
       expect(healthTest(s), name).toContain("http://127.0.0.1:4422/health/ready");
       expect(s.environment?.TALOS_SERVE_METRICS_PORT, `${name} keeps the default metrics port`).toBeUndefined();
@@ -129,6 +134,13 @@ describe("docker-compose.yml", () => {
     const adminPorts = (services.admin!.ports ?? []).map(published);
     expect(adminPorts.length).toBeGreaterThan(0);
     for (const p of adminPorts) expect(p.host, "admin must bind loopback only").toBe("127.0.0.1");
+    // the secured admin API too (authentication is no reason to publish it), on other host ports
+    const securedPorts = (services["talos-secured"]!.ports ?? []).map(published);
+    expect(securedPorts.length).toBeGreaterThan(0);
+    for (const p of securedPorts) {
+      expect(p.host, "talos-secured must bind loopback only").toBe("127.0.0.1");
+      expect(adminPorts.map((a) => a.hostPort)).not.toContain(p.hostPort);
+    }
     expect(services.public!.ports ?? []).toEqual([]);
     expect(services.postgres!.ports ?? []).toEqual([]);
     expect(services.migrate!.ports ?? []).toEqual([]);
@@ -147,7 +159,16 @@ describe("docker-compose.yml", () => {
       for (const [k, raw] of Object.entries(s.environment ?? {})) {
         const v = String(raw ?? "");
         if (/PASSWORD|SECRET|HMAC/.test(k)) expect(v, `${name}.${k}`).toMatch(required);
-        if (/SIGNING_KEYS|TOKEN/.test(k)) expect(v, `${name}.${k}`).toMatch(/^\$\{[A-Z0-9_]+:[-?][^}]*\}$/);
+        // serve.admin_auth.tokens holds hashes only (a JSON list, which no ${VAR:-…} default can carry): checked below
+        if (/SIGNING_KEYS|TOKEN/.test(k) && k !== "TALOS_SERVE_ADMIN_AUTH_TOKENS") expect(v, `${name}.${k}`).toMatch(/^\$\{[A-Z0-9_]+:[-?][^}]*\}$/);
+        if (k === "TALOS_SERVE_ADMIN_AUTH_TOKENS") {
+          const entries = JSON.parse(v) as Record<string, unknown>[];
+          expect(entries.length, `${name}.${k}`).toBeGreaterThan(0);
+          for (const e of entries) {
+            expect(Object.keys(e).sort(), `${name}.${k}`).toEqual(["hash", "name", "permissions"]);
+            expect(e.hash, `${name}.${k}`).toMatch(ADMIN_TOKEN_HASH);
+          }
+        }
         if (/DSN/.test(k)) {
           const m = /^postgres(?:ql)?:\/\/([^:@/]+):(\$\{[^}]+\})@/.exec(v);
           expect(m, `${name}.${k}: the password must be an interpolation`).not.toBeNull();
@@ -158,7 +179,31 @@ describe("docker-compose.yml", () => {
     // and nothing that looks like a credential anywhere in the file
     const text = read("docker-compose.yml");
     expect(text).not.toMatch(/ory_ak_v1_/);
+    expect(text).not.toMatch(/talos_at_/);
     expect(text).not.toMatch(/postgres(ql)?:\/\/[^:\s]+:[^$\s@]+@/);
+  });
+
+  it("the secured profile's environment loads through the config loader: admin auth on, with the README's demo token", () => {
+    // compose's interpolation, with stand-ins for the required variables
+    const standIns: Record<string, string> = { POSTGRES_PASSWORD: "pw", TALOS_SECRETS_HMAC_CURRENT: "x".repeat(40), TALOS_CREDENTIALS_ISSUER: "https://keys.example.com" };
+    const interpolate = (v: string) =>
+      v.replace(/\$\{([A-Z0-9_]+)(?::([-?])([^}]*))?\}/g, (_m, name: string, op?: string, rest?: string) => standIns[name] ?? (op === "-" ? (rest ?? "") : ""));
+    const raw = services["talos-secured"]!.environment ?? {};
+    const env = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(String(v ?? ""))]));
+    // loadConfig ignores unknown TALOS_* names: a misspelt one must fail here instead
+    const known = new Set(CONFIG_KEYS.map((k) => envKeyFor(k.path)));
+    for (const k of Object.keys(env)) expect(known.has(k), `${k} is not a configuration key`).toBe(true);
+    const { config } = loadConfig({ env });
+    expect(config.serve.admin_auth.mode).toEqual(["tokens"]);
+    expect(config.serve.admin_auth.tokens.map((t) => [t.name, t.permissions])).toEqual([["demo", ["admin"]]]);
+    // the chapter prints the demo token; only its hash is in the compose file
+    const readme = read("README.md");
+    const chapter = readme.slice(readme.indexOf("## Protecting the admin API"), readme.indexOf("\n## ", readme.indexOf("## Protecting the admin API") + 1));
+    expect(chapter).toContain("--profile secured");
+    const demo = /talos_at_DEMO[\w-]+/.exec(chapter)?.[0];
+    expect(demo, "the README chapter names the demo token").toBeDefined();
+    expect(config.serve.admin_auth.tokens[0]!.hash).toBe(hashAdminToken(demo!));
+    expect(chapter).toContain("127.0.0.1:4520");
   });
 
   it("nginx runs the repository's edge config with every placeholder set and the upstream pointing at public", () => {

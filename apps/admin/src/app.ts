@@ -18,7 +18,8 @@ export function adminRoutes(deps: AppDeps): RouteDef[] {
 /** The admin surface: key management, verification, derivation, JWKS, health, OpenAPI. */
 export function createAdminApp(deps: AppDeps, extra: RouteDef[] = []) {
   const routes = [...adminRoutes(deps), ...extra, jwksRoute(deps), ...healthRoutes(deps), versionRoute(deps)];
-  routes.push(openApiRoute(routes, deps.version));
+  // the document declares admin auth only when a guard is in force (mode none: the reference's document)
+  routes.push(openApiRoute(routes, deps.version, deps.adminGuard ? deps.ctx.config.serve.admin_auth.mode : ["none"]));
   return createApp(deps, guardRoutes(deps.adminGuard, routes));
 }
 

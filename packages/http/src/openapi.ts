@@ -18,10 +18,21 @@ function schemaRef(schema: ZodType, io: "input" | "output"): JsonSchema {
 }
 
 /**
+ * How the document declares admin authentication (serve.admin_auth). Absent when the mode is none,
+ * so the document stays exactly the reference-compatible one.
+ */
+export interface OpenApiSecurity {
+  /** components.securitySchemes */
+  schemes: Record<string, JsonSchema>;
+  /** the operation's alternatives (any one suffices) and the permission it needs; null: no credential needed */
+  operation(route: RouteDef): { requirement: Record<string, string[]>[]; permission: string } | null;
+}
+
+/**
  * OpenAPI 3.1 document generated from the route table and the same zod schemas that
  * validate requests: request bodies as their input shape, responses as their output shape.
  */
-export function buildOpenApi(routes: RouteDef[], version: string): JsonSchema {
+export function buildOpenApi(routes: RouteDef[], version: string, security?: OpenApiSecurity): JsonSchema {
   const registryIn = z.toJSONSchema(z.globalRegistry, { io: "input", unrepresentable: "any", uri: REF }) as { schemas: Record<string, JsonSchema> };
   const registryOut = z.toJSONSchema(z.globalRegistry, { io: "output", unrepresentable: "any", uri: REF }) as { schemas: Record<string, JsonSchema> };
   const requestIds = new Set(routes.flatMap((r) => (r.body && idOf(r.body) ? [idOf(r.body)!] : [])));
@@ -49,13 +60,16 @@ export function buildOpenApi(routes: RouteDef[], version: string): JsonSchema {
           : {}),
       };
     }
+    const guarded = security?.operation(r) ?? null;
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {
       ...(r.operationId ? { operationId: r.operationId } : {}),
       summary: r.summary,
+      ...(guarded ? { description: `Needs the \`${guarded.permission}\` admin permission (or \`admin\`).` } : {}),
       tags: r.tags,
       parameters: [...params, ...query],
       ...(r.body ? { requestBody: { required: false, content: { "application/json": { schema: schemaRef(r.body, "input") } } } } : {}),
       responses,
+      ...(guarded ? { security: guarded.requirement, "x-talos-permission": guarded.permission } : {}),
     };
   }
   return {
@@ -63,9 +77,11 @@ export function buildOpenApi(routes: RouteDef[], version: string): JsonSchema {
     info: {
       title: "Talos for TypeScript",
       version,
-      description: "Ory Talos compatible API key server. The admin API has no built-in authentication: keep it on a private network.",
+      description: security
+        ? "Ory Talos compatible API key server. The admin API needs a credential (serve.admin_auth): each operation's security requirement names the schemes and the permission."
+        : "Ory Talos compatible API key server. The admin API has no built-in authentication: keep it on a private network.",
     },
     paths,
-    components: { schemas },
+    components: security ? { schemas, securitySchemes: security.schemes } : { schemas },
   };
 }

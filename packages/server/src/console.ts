@@ -13,7 +13,7 @@ export function consoleFor(config: Config, deps: AppDeps, metrics: Metrics, auth
 }
 
 /**
- * The console's sign-in on serve.admin_auth (docs/console.md#sign-in): the pasted admin token or IdP
+ * The console's sign-in on serve.admin_auth (docs/console.md#security, "Sign-in"): the pasted admin token or IdP
  * JWT goes through the same guard as an API call, failures throttled per client IP alike.
  */
 export function guardSignIn(guard: AdminGuard): ConsoleAuthenticator {

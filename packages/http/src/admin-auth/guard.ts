@@ -28,8 +28,11 @@ export const ADMIN_AUTHORIZATION_HEADER = "talos-admin-authorization";
 export interface AdminGuard {
   /** The caller, throttled like check but without a permission (the console's sign-in): else 401 or 429. */
   signIn(req: AdminAuthRequest): Promise<AdminPrincipal | PlainResponse>;
-  /** The principal when the request may go on, else the refusal (401, 403 or 429) in the envelope. */
-  check(req: AdminAuthRequest, permission: Permission, opts?: { header?: string }): Promise<AdminPrincipal | PlainResponse>;
+  /**
+   * The principal when the request may go on, else the refusal (401, 403 or 429) in the envelope.
+   * A matching static token is answered synchronously (no promise: the verify hot path).
+   */
+  check(req: AdminAuthRequest, permission: Permission, opts?: { header?: string }): AdminPrincipal | PlainResponse | Promise<AdminPrincipal | PlainResponse>;
 }
 
 const CHALLENGE = 'Bearer realm="talos-admin"';
@@ -93,8 +96,11 @@ export function createAdminGuard(cfg: Config["serve"]["admin_auth"], deps: Guard
   /** client IP → ms until which it is refused (set when the limiter refused a failure) */
   const blocked = new Map<string, number>();
 
+  const credentialOf = (req: AdminAuthRequest, header: string) =>
+    bearer(req.header(header)) || (header === "authorization" ? bearer(req.header(ADMIN_AUTHORIZATION_HEADER)) : "");
+
   async function identify(req: AdminAuthRequest, header: string): Promise<{ principal: AdminPrincipal | null; presented: boolean }> {
-    const credential = bearer(req.header(header)) || (header === "authorization" ? bearer(req.header(ADMIN_AUTHORIZATION_HEADER)) : "");
+    const credential = credentialOf(req, header);
     const peer = cert ? (req.peerCertificate?.() ?? null) : null;
     if (peer && cert) {
       const p = cert(peer);
@@ -117,17 +123,24 @@ export function createAdminGuard(cfg: Config["serve"]["admin_auth"], deps: Guard
 
   return {
     signIn: (req) => admit(req, "authorization"),
-    async check(req, permission, opts = {}) {
-      const principal = await admit(req, opts.header ?? "authorization");
-      if (isRefusal(principal)) return principal;
-      if (!allows(principal, permission)) {
-        return refusal(new TalosError("forbidden", `permission ${permission} required`, { permission }), {
-          "WWW-Authenticate": `${CHALLENGE}, error="insufficient_scope", scope="${permission}"`,
-        });
+    check(req, permission, opts = {}) {
+      const header = opts.header ?? "authorization";
+      // Same answer as admit() when no IP is throttled and no certificate could win first (mtls
+      // off), without its promises: a few µs per request on verify (BENCHMARKS.md#admin-authentication).
+      if (token && !cert && blocked.size === 0) {
+        const principal = token(credentialOf(req, header));
+        if (principal) return permitted(principal, permission);
       }
-      return principal;
+      return admit(req, header).then((principal) => (isRefusal(principal) ? principal : permitted(principal, permission)));
     },
   };
+
+  function permitted(principal: AdminPrincipal, permission: Permission): AdminPrincipal | PlainResponse {
+    if (allows(principal, permission)) return principal;
+    return refusal(new TalosError("forbidden", `permission ${permission} required`, { permission }), {
+      "WWW-Authenticate": `${CHALLENGE}, error="insufficient_scope", scope="${permission}"`,
+    });
+  }
 
   /** Who the caller is, or the refusal: 429 while its IP is throttled, 401 for a missing or bad credential. */
   async function admit(req: AdminAuthRequest, header: string): Promise<AdminPrincipal | PlainResponse> {
