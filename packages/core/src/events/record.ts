@@ -60,8 +60,7 @@ export async function recordEvents(ctx: ServiceContext, repo: Repo, drafts: Even
       .filter((w) => (w.types.length === 0 || w.types.includes(e.type)) && (w.networks.length === 0 || w.networks.includes(e.nid)))
       .map((w) => ({ eventId: e.id, webhookId: w.id, nid: e.nid, nextAttemptTime: occurred })),
   );
-  await repo.events.insert(events, deliveries);
-  if (deliveries.length > 0) await repo.notify(EVENTS_CHANNEL, "");
+  await repo.events.insert(events, deliveries, deliveries.length > 0 ? EVENTS_CHANNEL : undefined);
   return events;
 }
 

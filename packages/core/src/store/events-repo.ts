@@ -47,7 +47,8 @@ export interface DeliveryStats {
 
 /** The outbox's data access (docs/events.md); on a transaction handle every write joins the transaction. */
 export interface EventRepo {
-  insert(evs: KeyEvent[], deliveries: NewDelivery[]): Promise<void>;
+  /** Events and their deliveries (and `notify`'s pg_notify, delivered on commit): one statement when they fit in one. */
+  insert(evs: KeyEvent[], deliveries: NewDelivery[], notify?: string): Promise<void>;
   list(nid: string, q: EventQuery): Promise<KeyEvent[]>;
   get(nid: string, id: string): Promise<{ event: KeyEvent; deliveries: Delivery[] } | null>;
   /** Makes every delivery of the event due now (attempts reset); adds rows for `addWebhooks` it lacks. Returns the rows touched. */
@@ -99,10 +100,19 @@ function deliveryFromRow(r: EventDeliveryRow): Delivery {
 
 export function createEventRepo(db: AnyPgDatabase, guard: <T>(fn: () => Promise<T>) => Promise<T>): EventRepo {
   return {
-    insert: (evs, deliveries) =>
+    insert: (evs, deliveries, notify) =>
       guard(async () => {
+        // the common case (one change, a few webhooks) costs the change's transaction one round trip
+        if (evs.length > 0 && evs.length <= CHUNK && deliveries.length <= CHUNK) {
+          // drizzle parenthesises an embedded query itself
+          const parts = [sql`e as ${db.insert(events).values(evs)}`];
+          if (deliveries.length > 0) parts.push(sql`d as ${db.insert(eventDeliveries).values(deliveries)}`);
+          await db.execute(sql`with ${sql.join(parts, sql`, `)} ${notify ? sql`select pg_notify(${notify}, '')` : sql`select 1`}`);
+          return;
+        }
         for (let i = 0; i < evs.length; i += CHUNK) await db.insert(events).values(evs.slice(i, i + CHUNK));
         for (let i = 0; i < deliveries.length; i += CHUNK) await db.insert(eventDeliveries).values(deliveries.slice(i, i + CHUNK));
+        if (notify) await db.execute(sql`select pg_notify(${notify}, '')`);
       }),
 
     list: (nid, q) =>
