@@ -107,8 +107,8 @@ export function createRedisRateLimiter(redis: Redis): RateLimiter {
       // TIME and GET in one MULTI (read only: no script, no SET, the PXAT expiry untouched); the
       // arithmetic is gcra.ts, which the script mirrors, on the server's clock like the script's.
       const replies = await redis.multi().time().get(REDIS_KEY_PREFIX + key).exec();
-      if (!replies || replies.length !== 2) throw new Error("rate limit: the Redis peek was aborted");
-      const [[timeErr, time], [getErr, value]] = replies as [[Error | null, unknown], [Error | null, unknown]];
+      if (replies?.length !== 2) throw new Error("rate limit: the Redis peek was aborted");
+      const [[timeErr, time], [getErr, value]] = replies! as [[Error | null, unknown], [Error | null, unknown]];
       if (timeErr) throw timeErr;
       if (getErr) throw getErr;
       if (!Array.isArray(time) || time.length !== 2) throw new Error("rate limit: unexpected TIME reply from Redis");
