@@ -300,6 +300,8 @@ describe("console key page: lineage and events", () => {
     const middle = (await c.get(newHref)).text;
     expect(middle).toContain(`<dt>Rotated from</dt><dd><a href="${oldHref}" class="mono" rel="prev">${id(oldHref)}</a>`);
     expect(middle).toContain(`<dt>Rotated to</dt><dd><a href="${newestHref}" class="mono" rel="next">${id(newestHref)}</a>`);
+    expect(middle).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // still no inline script or style
+    expect(middle).not.toMatch(/\sstyle="/);
     const last = (await c.get(newestHref)).text;
     expect(last).toContain(`<dt>Rotated from</dt><dd><a href="${newHref}"`);
     expect(last).not.toContain("Rotated to");

@@ -92,7 +92,10 @@ for (const db of testDatabases()) {
       expect(next.rateLimitRemaining).toBe(0);
       expect(await v.quota(rec)).toMatchObject({ remaining: 0 });
       expect(await v.quota({ ...rec, rateLimitPolicy: null })).toEqual({ state: "none" });
-      expect(await v.quota({ ...rec, rateLimitPolicy: { quota: 4, windowSeconds: 60, unit: "tokens" } })).toEqual({ state: "not_enforced", unit: "tokens" });
+      expect(await v.quota({ ...rec, rateLimitPolicy: { quota: 4, windowSeconds: 60, unit: "tokens" } })).toEqual({
+        state: "not_enforced",
+        unit: "tokens",
+      });
     });
 
     it("Verifier.quota: off without a limiter, unavailable when the limiter fails", async () => {
@@ -101,7 +104,9 @@ for (const db of testDatabases()) {
       expect(await createVerifier(ctx, { ...base, limiter: null }).quota(rec)).toEqual({ state: "off" });
       const errors: unknown[] = [];
       const broken: Limiter = { backend: "redis", take: () => Promise.reject(new Error("down")), peek: () => Promise.reject(new Error("down")) };
-      expect(await createVerifier(ctx, { ...base, limiter: broken, onLimiterError: (e) => errors.push(e) }).quota(rec)).toEqual({ state: "unavailable" });
+      expect(await createVerifier(ctx, { ...base, limiter: broken, onLimiterError: (e) => errors.push(e) }).quota(rec)).toEqual({
+        state: "unavailable",
+      });
       expect(errors).toHaveLength(1);
     });
   });

@@ -17,7 +17,8 @@ export function QuotaText({ rec, quota, now }: { rec: Pick<KeyRecord, "rateLimit
   else if (quota.state === "not_enforced") live = `advertised only: the unit “${quota.unit}” is not counted`;
   else if (quota.state === "unavailable") live = "live quota unknown: the rate limiter is unavailable";
   else if (quota.state === "none") live = "";
-  else if (quota.remaining >= quota.limit || quota.resetTimeMs <= now) live = `${quota.limit} of ${quota.limit} remaining: the full quota is available`;
+  else if (quota.remaining >= quota.limit || quota.resetTimeMs <= now)
+    live = `${quota.limit} of ${quota.limit} remaining: the full quota is available`;
   else live = `${quota.remaining} of ${quota.limit} remaining in this window, resets at ${at(quota.resetTimeMs)}`;
   return (
     <>

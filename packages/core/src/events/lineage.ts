@@ -56,7 +56,12 @@ export async function keyLineage(ctx: ServiceContext, rec: LineageKey): Promise<
  * The newest `limit` events of a key, newest first: those stored on it, plus the rotation that
  * created it (stored on the old key) when `lineage` found one.
  */
-export async function keyEvents(ctx: ServiceContext, rec: Pick<KeyRecord, "kind" | "keyId">, limit: number, lineage?: KeyLineage): Promise<KeyEvent[]> {
+export async function keyEvents(
+  ctx: ServiceContext,
+  rec: Pick<KeyRecord, "kind" | "keyId">,
+  limit: number,
+  lineage?: KeyLineage,
+): Promise<KeyEvent[]> {
   const own = (await ctx.store.repo.events.list(ctx.nid, { keyId: rec.keyId, limit })).filter((e) => e.keyKind === rec.kind);
   const birth = lineage?.rotatedFrom?.event;
   const all = birth && !own.some((e) => e.id === birth.id) ? [...own, birth] : own;
