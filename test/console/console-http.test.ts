@@ -327,6 +327,24 @@ describe("console key page: lineage and events", () => {
     const created = (await c.get(newHref)).text;
     expect(created).toContain(`created by rotating ${href.split("/").pop()}`);
   });
+
+  it("has no lineage when events.enabled is false (nothing recorded), and says so in the events section", async () => {
+    const off = await startConsoleServer({ overrides: { "events.enabled": false } });
+    try {
+      const c = client(off.base);
+      const csrf = csrfOf((await c.get("/console/keys/new")).text);
+      const issued = await c.post("/console/keys", { _csrf: csrf, name: "unrecorded", actor_id: "http-no-events" });
+      const href = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(issued.text)![1]!;
+      const rotated = await c.post(`${href}/rotate`, { _csrf: csrf });
+      const newHref = /href="(\/console\/keys\/issued\/[^"]+)">Open the new key/.exec(rotated.text)![1]!;
+      const page = (await c.get(newHref)).text;
+      expect(page).not.toContain("Rotated from");
+      expect(page).toContain("Event recording is off (events.enabled: false)");
+      expect(page).toContain("No events for this key");
+    } finally {
+      await off.close();
+    }
+  });
 });
 
 describe("console with sign-in (serve.admin_auth tokens)", () => {
