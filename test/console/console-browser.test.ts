@@ -2,8 +2,9 @@
  * The admin console in a real browser: Debian's Chromium driven by playwright-core (browsers
  * cannot be downloaded here; .ci/run installs the package). Signs in through the authenticator
  * seam, lists and filters, issues a key and reads its one-time secret, verifies it in the tester,
- * rotates, revokes with a reason, batch-imports a 1500-row CSV to 100 %, renders the overview
- * charts, checks escaping, the CSP (no violation, no alert) and the 375 px layout, and takes
+ * sees the live quota it spent (twice, unchanged), rotates (lineage, events), revokes with a
+ * reason, batch-imports a 1500-row CSV to 100 %, renders the overview charts, checks escaping,
+ * the CSP (no violation, no alert) and the 375 px layout, and takes
  * screenshots (TALOS_CONSOLE_SCREENSHOTS=dir; the README's come from docs/console).
  */
 import { existsSync, mkdirSync } from "node:fs";
@@ -76,6 +77,8 @@ describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", { timeout: 120_000 }, () 
     await form.getByLabel("Actor id").fill("browser-actor");
     await form.getByLabel("Scopes (one a line)").fill("read\nwrite");
     await form.getByLabel("Metadata (a JSON object)").fill('{"team": "payments", "note": "<script>alert(3)</script>"}');
+    await form.getByLabel("Requests").fill("100");
+    await form.getByLabel("Per window").fill("3600s");
     await form.getByRole("button", { name: "Issue key" }).click();
     await page.waitForSelector("#secret");
     secret = await page.inputValue("#secret");
@@ -84,6 +87,7 @@ describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", { timeout: 120_000 }, () 
     await shot("issued-secret");
     await page.getByRole("link", { name: /Open the key/ }).click();
     expect(await page.textContent("main")).toContain("payments");
+    expect(await page.textContent("main")).toContain("100 of 100 remaining");
     expect(await page.content()).not.toContain(secret);
     await shot("key-detail");
   });
@@ -95,6 +99,12 @@ describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", { timeout: 120_000 }, () 
     await page.waitForSelector("#verify-result");
     expect(await page.textContent("#verify-result")).toContain('"is_valid": true');
     expect(await page.content()).not.toContain(secret);
+    // the key page shows the quota that verify spent, without spending more
+    await go("/console/keys?actor=browser-actor");
+    await page.getByRole("link", { name: "browser key" }).click();
+    expect(await page.textContent("main")).toContain("99 of 100 remaining in this window");
+    await page.reload();
+    expect(await page.textContent("main")).toContain("99 of 100 remaining in this window");
   });
 
   it("lists and filters keys, and renders a hostile name as text", async () => {
@@ -116,14 +126,21 @@ describe.skipIf(!HAVE_CHROMIUM)("console in Chromium", { timeout: 120_000 }, () 
     await shot("keys-desktop");
   });
 
-  it("rotates (new secret once) and revokes with a reason", async () => {
+  it("rotates (new secret once), links the two keys, and revokes with a reason", async () => {
     await go("/console/keys?actor=browser-actor");
     await page.getByRole("link", { name: "browser key" }).click();
+    const oldUrl = page.url();
     await page.getByRole("button", { name: "Rotate" }).click();
     await page.waitForSelector("#secret");
     const rotated = await page.inputValue("#secret");
     expect(rotated).not.toBe(secret);
     await page.getByRole("link", { name: "Open the new key" }).click();
+    // lineage from the api_key.rotated event, and the key's events
+    const from = page.locator("dt:text-is('Rotated from') + dd a");
+    expect(s.base + (await from.getAttribute("href"))).toBe(oldUrl);
+    expect(await page.textContent("#key-events")).toContain("api_key.rotated");
+    expect(await page.textContent("#key-events")).toContain("alice (admin_api)");
+    await shot("key-rotated");
     await page.getByLabel("Revocation reason").selectOption("REVOCATION_REASON_KEY_COMPROMISE");
     await page.getByRole("button", { name: "Revoke" }).click();
     await expect.poll(() => page.textContent("main")).toContain("Revoked (key compromise)");

@@ -215,6 +215,138 @@ describe("console without admin authentication", () => {
   });
 });
 
+const REDIS_URL = process.env.TALOS_TEST_REDIS_URL;
+if (!REDIS_URL) console.warn("\n!!! SKIPPED: console live quota on the Redis rate limiter (test/console/console-http.test.ts) — set TALOS_TEST_REDIS_URL.\n");
+
+const verify = async (base: string, credential: string) => {
+  const res = await fetch(`${base}/v2alpha1/admin/apiKeys:verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ credential }) });
+  return (await res.json()) as { is_valid: boolean; rate_limit_remaining: string; error_code: string };
+};
+
+/** The live quota on the key page is read from the same bucket verify spends from, and reading never spends. */
+const backends: [string, Record<string, unknown> | null][] = [
+  ["memory", {}],
+  ["redis", REDIS_URL ? { "rate_limit.backend": "redis", "cache.redis.addrs": [new URL(REDIS_URL).host] } : null],
+];
+for (const [backend, overrides] of backends) {
+  describe.skipIf(overrides === null)(`console key page: live quota (${backend} rate limiter)`, () => {
+    let s: ConsoleServer;
+    beforeAll(async () => {
+      s = await startConsoleServer({ overrides: overrides ?? {} });
+    });
+    afterAll(() => s?.close());
+
+    it("shows quota - k after k verifies, twice, and the next verify still finds quota - k", async () => {
+      const c = client(s.base);
+      const csrf = csrfOf((await c.get("/console/keys/new")).text);
+      const issued = await c.post("/console/keys", { _csrf: csrf, name: "limited", actor_id: `http-quota-${backend}`, rate_quota: "5", rate_window: "3600s" });
+      const secret = /id="secret"[^>]*value="([^"]+)"/.exec(issued.text)![1]!;
+      const href = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(issued.text)![1]!;
+      expect((await c.get(href)).text).toContain("5 of 5 remaining: the full quota is available");
+      const k = 3;
+      for (let i = 0; i < k; i++) expect((await verify(s.base, secret)).is_valid).toBe(true);
+      for (let i = 0; i < 2; i++) {
+        const page = (await c.get(href)).text;
+        expect(page).toContain("5 requests per 3600 s");
+        expect(page).toMatch(/2 of 5 remaining in this window, resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      }
+      // the page spent nothing: this verify sees 5 - 3 left before it, 5 - 4 after
+      const next = await verify(s.base, secret);
+      expect(next.is_valid).toBe(true);
+      expect(next.rate_limit_remaining).toBe(String(5 - k - 1));
+      expect((await c.get(href)).text).toContain("1 of 5 remaining in this window");
+      await verify(s.base, secret);
+      expect((await c.get(href)).text).toContain("0 of 5 remaining in this window");
+      expect((await verify(s.base, secret)).error_code).toBe("VERIFICATION_ERROR_RATE_LIMITED");
+    });
+
+    it("says so for no policy, a unit that is not counted, and a revoked key", async () => {
+      const c = client(s.base);
+      const csrf = csrfOf((await c.get("/console/keys/new")).text);
+      const plain = await c.post("/console/keys", { _csrf: csrf, name: "unlimited", actor_id: `http-quota-${backend}` });
+      const plainHref = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(plain.text)![1]!;
+      expect((await c.get(plainHref)).text).toContain("no rate limit");
+      const tokens = await c.post("/console/keys", { _csrf: csrf, name: "tokens", actor_id: `http-quota-${backend}`, rate_quota: "9", rate_window: "60s", rate_unit: "tokens" });
+      const tokensHref = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(tokens.text)![1]!;
+      expect((await c.get(tokensHref)).text).toContain("advertised only: the unit “tokens” is not counted");
+      await c.post(`${tokensHref}/revoke`, { _csrf: csrf, reason: "REVOCATION_REASON_KEY_COMPROMISE" });
+      expect((await c.get(tokensHref)).text).toContain("no live quota: the key is revoked or expired");
+    });
+  });
+}
+
+describe("console key page: lineage and events", () => {
+  let s: ConsoleServer;
+  beforeAll(async () => {
+    s = await startConsoleServer();
+  });
+  afterAll(() => s?.close());
+
+  it("links a rotated key and its replacement both ways, from the api_key.rotated event", async () => {
+    const c = client(s.base);
+    const csrf = csrfOf((await c.get("/console/keys/new")).text);
+    const issued = await c.post("/console/keys", { _csrf: csrf, name: "gen-1", actor_id: "http-lineage" });
+    const oldHref = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(issued.text)![1]!;
+    expect((await c.get(oldHref)).text).not.toContain("Rotated");
+    const rotated = await c.post(`${oldHref}/rotate`, { _csrf: csrf });
+    const newHref = /href="(\/console\/keys\/issued\/[^"]+)">Open the new key/.exec(rotated.text)![1]!;
+    const again = await c.post(`${newHref}/rotate`, { _csrf: csrf });
+    const newestHref = /href="(\/console\/keys\/issued\/[^"]+)">Open the new key/.exec(again.text)![1]!;
+    const id = (href: string) => href.split("/").pop()!;
+
+    const first = (await c.get(oldHref)).text;
+    expect(first).toContain(`<dt>Rotated to</dt><dd><a href="${newHref}" class="mono" rel="next">${id(newHref)}</a>`);
+    expect(first).not.toContain("Rotated from");
+    const middle = (await c.get(newHref)).text;
+    expect(middle).toContain(`<dt>Rotated from</dt><dd><a href="${oldHref}" class="mono" rel="prev">${id(oldHref)}</a>`);
+    expect(middle).toContain(`<dt>Rotated to</dt><dd><a href="${newestHref}" class="mono" rel="next">${id(newestHref)}</a>`);
+    expect(middle).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // still no inline script or style
+    expect(middle).not.toMatch(/\sstyle="/);
+    const last = (await c.get(newestHref)).text;
+    expect(last).toContain(`<dt>Rotated from</dt><dd><a href="${newHref}"`);
+    expect(last).not.toContain("Rotated to");
+  });
+
+  it("lists the key's events, newest first, with who and what changed", async () => {
+    const c = client(s.base);
+    const csrf = csrfOf((await c.get("/console/keys/new")).text);
+    const issued = await c.post("/console/keys", { _csrf: csrf, name: "evented", actor_id: "http-events" });
+    const href = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(issued.text)![1]!;
+    await c.post(`${href}/update`, { _csrf: csrf, name: "<b>renamed</b>", scopes: "x" });
+    const rotated = await c.post(`${href}/rotate`, { _csrf: csrf });
+    const newHref = /href="(\/console\/keys\/issued\/[^"]+)">Open the new key/.exec(rotated.text)![1]!;
+    const page = (await c.get(href)).text;
+    const rows = [...page.matchAll(/<td data-label="Type" class="mono">([^<]+)<\/td><td data-label="By">([^<]*)<\/td><td data-label="Summary">([^<]*)<\/td>/g)].map((m) => [m[1], m[2], m[3]]);
+    expect(rows).toEqual([
+      ["api_key.rotated", "admin_api", `replaced by ${newHref.split("/").pop()}`],
+      ["api_key.updated", "admin_api", "changed name, scopes"],
+      ["api_key.issued", "admin_api", "issue, name “evented”"],
+    ]);
+    expect(page).not.toContain("<b>renamed</b>");
+    // the replacement's list starts with the rotation that created it (stored on the old key)
+    const created = (await c.get(newHref)).text;
+    expect(created).toContain(`created by rotating ${href.split("/").pop()}`);
+  });
+
+  it("has no lineage when events.enabled is false (nothing recorded), and says so in the events section", async () => {
+    const off = await startConsoleServer({ overrides: { "events.enabled": false } });
+    try {
+      const c = client(off.base);
+      const csrf = csrfOf((await c.get("/console/keys/new")).text);
+      const issued = await c.post("/console/keys", { _csrf: csrf, name: "unrecorded", actor_id: "http-no-events" });
+      const href = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(issued.text)![1]!;
+      const rotated = await c.post(`${href}/rotate`, { _csrf: csrf });
+      const newHref = /href="(\/console\/keys\/issued\/[^"]+)">Open the new key/.exec(rotated.text)![1]!;
+      const page = (await c.get(newHref)).text;
+      expect(page).not.toContain("Rotated from");
+      expect(page).toContain("Event recording is off (events.enabled: false)");
+      expect(page).toContain("No events for this key");
+    } finally {
+      await off.close();
+    }
+  });
+});
+
 describe("console with sign-in (serve.admin_auth tokens)", () => {
   let s: ConsoleServer;
   beforeAll(async () => {
@@ -271,6 +403,33 @@ describe("console with sign-in (serve.admin_auth tokens)", () => {
     const denied = await c.post("/console/keys", { _csrf: csrfOf(keys.text), name: "nope" });
     expect(denied.res.status).toBe(403);
     expect(denied.text).toContain("keys:write");
+  });
+
+  it("shows a key's events only to a principal with events:read; lineage to every reader", async () => {
+    const admin = client(s.base);
+    await admin.post("/console/sign-in", { _csrf: csrfOf((await admin.get("/console/sign-in")).text), token: "admin-token-0123456789" });
+    const csrf = csrfOf((await admin.get("/console/keys/new")).text);
+    const issued = await admin.post("/console/keys", { _csrf: csrf, name: "audited", actor_id: "http-audit" });
+    const href = /href="(\/console\/keys\/issued\/[^"]+)"/.exec(issued.text)![1]!;
+    const rotated = await admin.post(`${href}/rotate`, { _csrf: csrf });
+    const newHref = /href="(\/console\/keys\/issued\/[^"]+)">Open the new key/.exec(rotated.text)![1]!;
+    const adminPage = (await admin.get(newHref)).text;
+    expect(adminPage).toContain('id="events-heading"');
+    expect(adminPage).toContain("alice (admin_api)"); // the event names the signed-in principal
+
+    const signIn = async (token: string) => {
+      const c = client(s.base);
+      await c.post("/console/sign-in", { _csrf: csrfOf((await c.get("/console/sign-in")).text), token });
+      return c;
+    };
+    const reader = (await (await signIn("reader-token-0123456789")).get(newHref)).text;
+    expect(reader).toContain("Rotated from");
+    expect(reader).not.toContain('id="events-heading"');
+    expect(reader).not.toContain("api_key.rotated");
+    const auditor = (await (await signIn("auditor-token-0123456789")).get(newHref)).text;
+    expect(auditor).toContain('id="events-heading"');
+    expect(auditor).toContain("api_key.rotated");
+    expect(auditor).not.toContain("Rotate: a new key"); // no keys:write: no actions
   });
 
   it("the API behind it refuses the same visitor without a token, and serves the token the console accepted", async () => {

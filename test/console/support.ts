@@ -8,6 +8,7 @@ import { TEST_ISSUER, TEST_SECRET } from "../support/harness.js";
 export const TOKENS: Record<string, { subject: string; permissions: string[] }> = {
   "admin-token-0123456789": { subject: "alice", permissions: ["admin"] },
   "reader-token-0123456789": { subject: "rita", permissions: ["keys:read"] },
+  "auditor-token-0123456789": { subject: "audrey", permissions: ["keys:read", "events:read"] },
 };
 
 /** The real admin authentication (serve.admin_auth, mode tokens) holding TOKENS: the console's sign-in goes through it. */

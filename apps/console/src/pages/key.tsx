@@ -1,24 +1,39 @@
 import type { Hono } from "hono";
-import { deleteImportedKey, getKey, KeyStatus, keyStatus, revokeKey, rotateKey, updateKey, type KeyKind, type KeyRecord } from "@talos/core";
+import {
+  deleteImportedKey,
+  getKey,
+  keyEvents,
+  keyLineage,
+  KeyStatus,
+  keyStatus,
+  revokeKey,
+  rotateKey,
+  updateKey,
+  type KeyEvent,
+  type KeyKind,
+  type KeyLineage,
+  type KeyQuota,
+  type KeyRecord,
+} from "@talos/core";
 import { parseWith, RevokeApiKeyBody, RotateIssuedApiKeyBody, UpdateApiKeyFields, REVOCATION_REASON } from "@talos/http";
 import { forbidden, page, problemOf } from "../render.js";
 import { can } from "../auth.js";
 import type { ConsoleEnv, ConsoleState, Ctx } from "../context.js";
 import { keyFields, text } from "../forms.js";
+import { EventList, KEY_EVENTS_SHOWN, lineageRows, QuotaText } from "../key-history.js";
 import { KeyFields } from "../key-form.js";
 import { BASE, Csrf } from "../layout.js";
 import { ErrorNote, keyHref, reasonText, SecretBox, StatusBadge, when } from "../view.js";
 
 const KINDS = new Set(["issued", "imported"]);
 
-function Details({ rec, now }: { rec: KeyRecord; now: number }) {
+function Details({ rec, now, quota, lineage }: { rec: KeyRecord; now: number; quota: KeyQuota | null; lineage: KeyLineage }) {
   const row = (label: string, value: unknown) => (
     <>
       <dt>{label}</dt>
       <dd>{value as string}</dd>
     </>
   );
-  const p = rec.rateLimitPolicy;
   return (
     <dl class="fields">
       {row("Name", rec.name || "(no name)")}
@@ -44,7 +59,8 @@ function Details({ rec, now }: { rec: KeyRecord; now: number }) {
           "—"
         ),
       )}
-      {row("Rate limit", p ? `${p.quota} requests per ${p.windowSeconds} s${p.unit ? ` (${p.unit})` : ""}` : "none")}
+      {lineageRows(lineage).map(([label, value]) => row(label, value))}
+      {row("Rate limit", <QuotaText rec={rec} quota={quota} now={now} />)}
       {row("Allowed networks", rec.allowedCidrs?.length ? <span class="mono">{rec.allowedCidrs.join(", ")}</span> : "anywhere")}
       {row("Metadata", rec.metadata ? <pre class="mono">{JSON.stringify(rec.metadata, null, 2)}</pre> : "—")}
     </dl>
@@ -116,14 +132,25 @@ export function keyDetailRoutes(app: Hono<ConsoleEnv>, s: ConsoleState): void {
   const show = async (c: Ctx, kind: KeyKind, id: string, error?: string, status = 200) => {
     const rec = await getKey(ctx, kind, kind === "issued" ? id.toLowerCase() : id);
     const now = ctx.clock();
+    const eventsShown = can(c.get("principal"), "events:read");
+    // the live quota is read, never spent; a key verify refuses anyway (revoked, expired) has none
+    const live = keyStatus(rec, now) === KeyStatus.ACTIVE;
+    const [quota, history] = await Promise.all([
+      live ? s.deps.app.verifier.quota(rec) : null,
+      keyLineage(ctx, rec).then(async (lineage) => ({
+        lineage,
+        events: eventsShown ? await keyEvents(ctx, rec, KEY_EVENTS_SHOWN, lineage) : ([] as KeyEvent[]),
+      })),
+    ]);
     return page(
       s,
       c,
       rec.name ? `Key “${rec.name}”` : "Key",
       "keys",
       <>
-        <Details rec={rec} now={now} />
+        <Details rec={rec} now={now} quota={quota} lineage={history.lineage} />
         <Actions rec={rec} c={c} now={now} error={error} />
+        {eventsShown && <EventList events={history.events} keyId={rec.keyId} recording={ctx.config.events.enabled} />}
       </>,
       status,
     );

@@ -5,3 +5,4 @@ export * from "./list-events.js";
 export { parseEventFilter, type EventFilter } from "./filter.js";
 export * from "./expiry-scan.js";
 export { deliveryJson, eventJson, webhookBody } from "./json.js";
+export { keyEvents, keyLineage, type KeyLineage } from "./lineage.js";

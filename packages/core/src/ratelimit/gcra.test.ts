@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gcra } from "./gcra.js";
+import { gcra, gcraPeek } from "./gcra.js";
 import type { GcraResult, Tat } from "./gcra.js";
 
 const NOW = 1_732_000_000_123;
@@ -151,5 +151,38 @@ describe("gcra (docs/verification.md#gcra)", () => {
     expect(() => gcra(null, NOW, 0, 1000)).toThrow(RangeError);
     expect(() => gcra(null, NOW, 1.5, 1000)).toThrow(RangeError);
     expect(() => gcra(null, NOW, 1, 0)).toThrow(RangeError);
+  });
+});
+
+describe("gcraPeek: the bucket read without taking", () => {
+  it("shows the full quota on a fresh bucket, then quota - k after k same-instant takes", () => {
+    expect(gcraPeek(null, NOW, 10, 60_000)).toEqual({ remaining: 10, resetTimeMs: NOW });
+    for (let k = 1; k <= 11; k++) {
+      const { tat } = run(Array<number>(k).fill(NOW), 10, 60_000);
+      expect(gcraPeek(tat, NOW, 10, 60_000)).toEqual({ remaining: Math.max(10 - k, 0), resetTimeMs: NOW + Math.min(k, 10) * 6000 });
+    }
+  });
+
+  it("equals the number of takes a same-instant burst would admit, for awkward pairs, replenishment and a quota change", () => {
+    const pairs: [number, number][] = [[3, 1000], [7, 3_600_000], [13, 1000], [1, 1000], [1000, 999]];
+    for (const [quota, windowMs] of pairs) {
+      const { tat } = run([NOW, NOW, NOW + 1, NOW + 17, NOW + 400], quota, windowMs);
+      for (const at of [NOW + 400, NOW + 401, NOW + 777, NOW + windowMs, NOW + 2 * windowMs]) {
+        for (const q of [quota, quota + 2]) {
+          const burst = run(Array<number>(q + 2).fill(at), q, windowMs, tat).results.filter((r) => r.allowed).length;
+          expect(gcraPeek(tat, at, q, windowMs).remaining, `quota ${q} window ${windowMs} at +${at - NOW}`).toBe(burst);
+        }
+      }
+    }
+  });
+
+  it("reports the current TAT as the reset, and never changes its input", () => {
+    const { tat } = run([NOW, NOW, NOW], 3, 1000);
+    const before = structuredClone(tat);
+    expect(gcraPeek(tat, NOW, 3, 1000)).toEqual({ remaining: 0, resetTimeMs: NOW + 1000 });
+    expect(gcraPeek(tat, NOW + 500, 3, 1000)).toEqual({ remaining: 1, resetTimeMs: NOW + 1000 });
+    expect(gcraPeek(tat, NOW + 1000, 3, 1000)).toEqual({ remaining: 3, resetTimeMs: NOW + 1000 });
+    expect(tat).toEqual(before);
+    expect(() => gcraPeek(null, NOW, 0, 1000)).toThrow(RangeError);
   });
 });

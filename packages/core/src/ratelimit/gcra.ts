@@ -35,19 +35,7 @@ export function gcra(tat: Tat | null, nowMs: number, quota: number, windowMs: nu
   let tr = windowMs - ti * quota;
   if (tr < 0) { ti -= 1; tr += quota; } else if (tr >= quota) { ti += 1; tr -= quota; }
 
-  // tat = max(TAT or now, now). A TAT counted under another quota (policy PATCHed) is re-expressed,
-  // rounding up so the conversion never grants extra capacity.
-  let ta = now;
-  let tb = 0;
-  if (tat !== null) {
-    let a = tat.ms;
-    let b = tat.frac;
-    if (tat.quota !== quota && b > 0) {
-      b = Math.ceil((b / tat.quota) * quota);
-      if (b >= quota) { a += 1; b = 0; }
-    }
-    if (a >= now) { ta = a; tb = b; } // a >= now <=> a + b/quota >= now, because now is whole
-  }
+  const [ta, tb] = currentTat(tat, now, quota);
 
   // new_tat = tat + T, carrying the fraction without ever forming tb + tr (may exceed 2^53).
   let na = ta + ti;
@@ -86,6 +74,39 @@ export function gcra(tat: Tat | null, nowMs: number, quota: number, windowMs: nu
     retryAfterS: 0,
     resetTimeMs: na + (nb > 0 ? 1 : 0),
   };
+}
+
+/**
+ * tat = max(TAT or now, now) as `[ms, frac]` in `quota`'s fractions. A TAT counted under another quota
+ * (policy PATCHed) is re-expressed, rounding up so the conversion never grants extra capacity.
+ */
+function currentTat(tat: Tat | null, now: number, quota: number): [number, number] {
+  if (tat === null) return [now, 0];
+  let a = tat.ms;
+  let b = tat.frac;
+  if (tat.quota !== quota && b > 0) {
+    b = Math.ceil((b / tat.quota) * quota);
+    if (b >= quota) { a += 1; b = 0; }
+  }
+  return a >= now ? [a, b] : [now, 0]; // a >= now <=> a + b/quota >= now, because now is whole
+}
+
+/** What the bucket holds at `nowMs`, without taking from it. */
+export interface GcraPeek {
+  /** requests admitted if they arrived now, 0..quota (one more than an accepted take would report) */
+  remaining: number;
+  /** ceil of the current TAT (whole ms): when the full quota is available again; `nowMs` when it already is */
+  resetTimeMs: number;
+}
+
+/**
+ * The read-only twin of gcra(): the same state, the same arithmetic, nothing to store. An accepted
+ * take reports the capacity left after itself, so the capacity now is that plus one.
+ */
+export function gcraPeek(tat: Tat | null, nowMs: number, quota: number, windowMs: number): GcraPeek {
+  const r = gcra(tat, nowMs, quota, windowMs);
+  const [ta, tb] = currentTat(tat, Math.floor(nowMs), quota);
+  return { remaining: r.allowed ? r.remaining + 1 : 0, resetTimeMs: ta + (tb > 0 ? 1 : 0) };
 }
 
 /** Whole ms after which a stored TAT no longer matters (max(TAT, now) = now): drop it from then on. */

@@ -1,6 +1,6 @@
-export { gcra, tatExpiryMs } from "./gcra.js";
-export type { GcraResult, Tat } from "./gcra.js";
-export type { RateDecision, RateLimiter } from "./types.js";
+export { gcra, gcraPeek, tatExpiryMs } from "./gcra.js";
+export type { GcraPeek, GcraResult, Tat } from "./gcra.js";
+export type { RateDecision, RateLimiter, RatePeek } from "./types.js";
 export { createMemoryRateLimiter } from "./memory.js";
 export * from "./policy.js";
 export { createRedisRateLimiter, REDIS_KEY_PREFIX } from "./redis.js";

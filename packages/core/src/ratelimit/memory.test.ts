@@ -51,4 +51,21 @@ describe("memory rate limiter", () => {
     const rl = createMemoryRateLimiter();
     await expect(rl.take("k", 0, 1000, NOW)).rejects.toThrow(RangeError);
   });
+
+  it("peek reads the bucket without spending from it or keeping it alive", async () => {
+    const rl = createMemoryRateLimiter({ maxKeys: 2 });
+    expect(await rl.peek("k", 5, 60_000, NOW)).toEqual({ remaining: 5, resetTimeMs: NOW, nowMs: NOW });
+    for (let i = 0; i < 3; i++) await rl.take("k", 5, 60_000, NOW);
+    for (let i = 0; i < 10; i++) expect(await rl.peek("k", 5, 60_000, NOW)).toEqual({ remaining: 2, resetTimeMs: NOW + 36_000, nowMs: NOW });
+    // the next take sees exactly what it would have seen without the peeks
+    expect(await rl.take("k", 5, 60_000, NOW)).toMatchObject({ allowed: true, remaining: 1 });
+    expect((await rl.peek("k", 5, 60_000, NOW + 12_000)).remaining).toBe(2); // one interval T = 12 s later: one more, as take would see it
+    // no recency bump: "k" stays the least recently used and is evicted first
+    await rl.take("b", 1, 60_000, NOW);
+    await rl.peek("k", 5, 60_000, NOW);
+    await rl.take("c", 1, 60_000, NOW);
+    expect(await rl.peek("k", 5, 60_000, NOW)).toEqual({ remaining: 5, resetTimeMs: NOW, nowMs: NOW });
+    expect((await rl.peek("b", 1, 60_000, NOW)).remaining).toBe(0);
+    await expect(rl.peek("k", 0, 1000, NOW)).rejects.toThrow(RangeError);
+  });
 });

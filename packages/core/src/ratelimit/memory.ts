@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
-import { gcra, tatExpiryMs } from "./gcra.js";
+import { gcra, gcraPeek, tatExpiryMs } from "./gcra.js";
 import type { Tat } from "./gcra.js";
-import type { RateDecision, RateLimiter } from "./types.js";
+import type { RateDecision, RateLimiter, RatePeek } from "./types.js";
 
 /**
  * Per-process limiter (docs/verification.md#rate-limit-backends `memory`): exact within the process, since `take` runs
@@ -30,6 +30,17 @@ export function createMemoryRateLimiter(opts: { maxKeys?: number } = {}): RateLi
           resetTimeMs: r.resetTimeMs,
           nowMs: now,
         });
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    peek(key: string, quota: number, windowMs: number, nowMs: number): Promise<RatePeek> {
+      try {
+        const now = Math.floor(nowMs);
+        // LRUCache.peek: no recency bump, so looking never keeps an idle bucket alive
+        let tat = tats.peek(key) ?? null;
+        if (tat !== null && now >= tatExpiryMs(tat)) tat = null;
+        return Promise.resolve({ ...gcraPeek(tat, now, quota, windowMs), nowMs: now });
       } catch (e) {
         return Promise.reject(e);
       }

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { gcra } from "./gcra.js";
+import { gcra, gcraPeek } from "./gcra.js";
 import type { Tat } from "./gcra.js";
 import { REDIS_KEY_PREFIX, createRedisClient, createRedisRateLimiter, withFailMode } from "./index.js";
 import type { RedisClientConfig } from "./index.js";
@@ -140,6 +140,59 @@ describe.skipIf(!url)("redis rate limiter (real Redis)", () => {
       }
     }
     await a.del(REDIS_KEY_PREFIX + key);
+  });
+});
+
+
+describe.skipIf(!url)("redis rate limiter peek (real Redis)", () => {
+  let a: Redis;
+  beforeAll(async () => {
+    a = await ready(createRedisClient(configFromUrl(url!)));
+  });
+  afterAll(async () => {
+    await a?.quit();
+  });
+
+  it("reads the bucket without creating, changing or extending it", async () => {
+    const rl = createRedisRateLimiter(a);
+    const key = freshKey();
+    const fresh = await rl.peek(key, 5, 3_600_000, 0);
+    expect(fresh).toEqual({ remaining: 5, resetTimeMs: fresh.nowMs, nowMs: fresh.nowMs });
+    expect(Math.abs(fresh.nowMs - Date.now())).toBeLessThan(60_000); // the server's clock
+    expect(await a.exists(REDIS_KEY_PREFIX + key)).toBe(0); // looking created nothing
+
+    for (let i = 0; i < 3; i++) await rl.take(key, 5, 3_600_000, 0);
+    const stored = await a.get(REDIS_KEY_PREFIX + key);
+    const expires = await a.call("PEXPIRETIME", REDIS_KEY_PREFIX + key);
+    for (let i = 0; i < 5; i++) {
+      const p = await rl.peek(key, 5, 3_600_000, 0);
+      expect(p.remaining).toBe(2);
+      expect(p.resetTimeMs).toBe(expires);
+    }
+    expect(await a.get(REDIS_KEY_PREFIX + key)).toBe(stored);
+    expect(await a.call("PEXPIRETIME", REDIS_KEY_PREFIX + key)).toBe(expires);
+    // the next take sees what it would have seen without the peeks
+    expect(await rl.take(key, 5, 3_600_000, 0)).toMatchObject({ allowed: true, remaining: 1 });
+    expect((await rl.peek(key, 5, 3_600_000, 0)).remaining).toBe(1);
+    await a.del(REDIS_KEY_PREFIX + key);
+  });
+
+  it("agrees with gcraPeek on the stored state, including a quota change and an exhausted bucket", async () => {
+    const rl = createRedisRateLimiter(a);
+    const key = freshKey();
+    for (const [quota, windowMs, takes] of [[3, 1000, 2], [7, 3_600_000, 9], [2, 1000, 1], [1_000_000_007, 315_360_000_000, 2]] as const) {
+      for (let i = 0; i < takes; i++) await rl.take(key, quota, windowMs, 0);
+      const raw = await a.get(REDIS_KEY_PREFIX + key);
+      const parts = raw?.split(":").map(Number);
+      const tat: Tat | null = parts ? { ms: parts[0]!, frac: parts[1]!, quota: parts[2]! } : null;
+      const got = await rl.peek(key, quota, windowMs, 0);
+      expect(got, `quota ${quota} window ${windowMs}`).toEqual({ ...gcraPeek(tat, got.nowMs, quota, windowMs), nowMs: got.nowMs });
+    }
+    await a.del(REDIS_KEY_PREFIX + key);
+  });
+
+  it("rejects invalid input before asking Redis", async () => {
+    await expect(createRedisRateLimiter(a).peek(freshKey(), 0, 1000, 0)).rejects.toThrow(RangeError);
   });
 });
 

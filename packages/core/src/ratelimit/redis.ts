@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { RateDecision, RateLimiter } from "./types.js";
+import { gcraPeek, type Tat } from "./gcra.js";
+import type { RateDecision, RateLimiter, RatePeek } from "./types.js";
 
 // gcra.ts line for line (Lua numbers are doubles, every value an integer < 2^53, so results match).
 // The clock is the server's TIME: instances with skewed clocks share one TAT, and the expiry
@@ -64,6 +65,15 @@ const GCRA_SHA = createHash("sha1").update(GCRA_LUA).digest("hex");
 
 export const REDIS_KEY_PREFIX = "talos:rl:";
 
+/** The stored value as the script reads it (`^(%d+):(%d+):(%d+)$`); anything else counts as absent, as there. */
+const STORED = /^(\d+):(\d+):(\d+)$/;
+function parseTat(v: string | null): Tat | null {
+  const m = v === null ? null : STORED.exec(v);
+  if (!m) return null;
+  const tat = { ms: Number(m[1]), frac: Number(m[2]), quota: Number(m[3]) };
+  return tat.quota >= 1 ? tat : null;
+}
+
 /**
  * Shared limiter (docs/verification.md#rate-limit-backends `redis`): one atomic script per request on `talos:rl:<key>`.
  * `redis` is owned by the caller (close() leaves it open); `nowMs` is ignored, see the script.
@@ -90,6 +100,20 @@ export function createRedisRateLimiter(redis: Redis): RateLimiter {
       }
       const [allowed, remaining, retryAfterS, resetTimeMs, nowMs] = reply as [number, number, number, number, number];
       return { allowed: allowed === 1, remaining, retryAfterS, resetTimeMs, nowMs };
+    },
+    async peek(key: string, quota: number, windowMs: number): Promise<RatePeek> {
+      if (!Number.isSafeInteger(quota) || quota < 1) throw new RangeError("rate limit: quota must be a positive safe integer");
+      if (!Number.isSafeInteger(windowMs) || windowMs < 1) throw new RangeError("rate limit: window must be a positive safe integer");
+      // TIME and GET in one MULTI (read only: no script, no SET, the PXAT expiry untouched); the
+      // arithmetic is gcra.ts, which the script mirrors, on the server's clock like the script's.
+      const replies = await redis.multi().time().get(REDIS_KEY_PREFIX + key).exec();
+      if (replies?.length !== 2) throw new Error("rate limit: the Redis peek was aborted");
+      const [[timeErr, time], [getErr, value]] = replies! as [[Error | null, unknown], [Error | null, unknown]];
+      if (timeErr) throw timeErr;
+      if (getErr) throw getErr;
+      if (!Array.isArray(time) || time.length !== 2) throw new Error("rate limit: unexpected TIME reply from Redis");
+      const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+      return { ...gcraPeek(parseTat(typeof value === "string" ? value : null), now, quota, windowMs), nowMs: now };
     },
     close(): Promise<void> {
       return Promise.resolve();

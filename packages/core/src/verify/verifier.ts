@@ -23,7 +23,22 @@ export interface Limiter {
   readonly backend: string;
   /** `nowMs` in the result: the clock the decision used (Redis TIME for the shared backend) */
   take(key: string, quota: number, windowMs: number, nowMs: number): Promise<{ allowed: boolean; remaining: number; retryAfterS: number; resetTimeMs: number; nowMs?: number }>;
+  /** the same bucket, read only (never spends) */
+  peek(key: string, quota: number, windowMs: number, nowMs: number): Promise<{ remaining: number; resetTimeMs: number; nowMs?: number }>;
 }
+
+/**
+ * A key's rate limit as verify would meet it right now, read without spending (Verifier.quota):
+ * `none` no policy; `off` rate_limit.enabled is false; `not_enforced` a unit other than requests
+ * (docs/verification.md#rate-limit-headers: advertised, not counted); `unavailable` the limiter
+ * failed; `live` the bucket: `remaining` of `limit` requests, full again at `resetTimeMs`.
+ */
+export type KeyQuota =
+  | { state: "none" }
+  | { state: "off" }
+  | { state: "not_enforced"; unit: string }
+  | { state: "unavailable" }
+  | { state: "live"; limit: number; windowSeconds: number; remaining: number; resetTimeMs: number; backend: string };
 
 /** Verifies derived tokens (JWT, macaroon) without storage access. */
 export interface TokenVerifier {
@@ -84,6 +99,8 @@ export interface Verifier {
   verifyBatch(credentials: string[], opts: VerifyOptions): Promise<{ results: Verification[]; cache: CacheOutcome }>;
   /** Parent check for derive (docs/derived-tokens.md#derive): cache bypassed, no rate limit, no last-used. */
   loadParent(credential: string): Promise<{ record: KeyRecord } | { error: Verification }>;
+  /** The record's live quota on this verifier's network and limiter, without spending any (the console's key page). */
+  quota(record: Pick<KeyRecord, "kind" | "keyId" | "rateLimitPolicy">): Promise<KeyQuota>;
 }
 
 export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifier {
@@ -93,6 +110,9 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   const limiter = rl.enabled ? deps.limiter : null;
   const tr = deps.tracer ?? null;
   const usage = deps.usage ?? null;
+
+  /** The limiter key of a record: quota is per network, kind and key id. */
+  const bucketOf = (rec: Pick<KeyRecord, "kind" | "keyId">) => `${nid}:${rec.kind}:${rec.keyId}`;
 
   /** Counts a verification of a known key id: a found record, or an issued key whose checksum held. */
   function count(keyId: string, v: Verification, now: number): void {
@@ -137,7 +157,7 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
   async function limit(rec: CachedKey, policy: NonNullable<CachedKey["rateLimitPolicy"]>, noStore: boolean, now: number): Promise<Verification> {
     const span = tr?.start("talos.verify.rate_limit", { "talos.rate_limit.backend": limiter!.backend });
     try {
-      const d = await limiter!.take(`${nid}:${rec.kind}:${rec.keyId}`, policy.quota, policy.windowSeconds * 1000, now);
+      const d = await limiter!.take(bucketOf(rec), policy.quota, policy.windowSeconds * 1000, now);
       // The shared limiter decides on Redis's clock; express the reset on ours so `t=` is right under skew.
       const reset = now + (d.resetTimeMs - (d.nowMs ?? now));
       deps.observeLimiter?.(d.allowed ? "allowed" : "limited", limiter!.backend);
@@ -298,6 +318,24 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
       const rec = await readWithRetry(() => readKey(nid, l.keyId));
       if (!rec || rec.kind !== l.kind) return { error: bareFailure(VerificationError.NOT_FOUND, l.kind) };
       return { record: rec };
+    },
+
+    async quota(rec) {
+      const policy = rec.rateLimitPolicy;
+      if (!policy) return { state: "none" };
+      if (!rl.enabled || !limiter) return { state: "off" };
+      if (policy.unit !== "" && policy.unit !== "requests") return { state: "not_enforced", unit: policy.unit };
+      const now = clock();
+      try {
+        const p = await limiter.peek(bucketOf(rec), policy.quota, policy.windowSeconds * 1000, now);
+        // as in limit(): the reset on our clock, whichever clock the limiter read
+        const resetTimeMs = now + (p.resetTimeMs - (p.nowMs ?? now));
+        const { quota: limit, windowSeconds } = policy;
+        return { state: "live", limit, windowSeconds, remaining: p.remaining, resetTimeMs, backend: limiter.backend };
+      } catch (e) {
+        deps.onLimiterError?.(e);
+        return { state: "unavailable" };
+      }
     },
   };
 }
