@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
@@ -13,8 +13,15 @@ import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
  * from /proc/<pid>/stat around each wrk run, so the figure is the server's own cost, steadier than
  * req/s on a shared machine. Rounds are interleaved so drift hits every server alike.
  *
- * `node --import tsx bench/cpu-per-request.ts [--seconds 8] [--rounds 3] [--connections 32] [--variant K=V ...]`
- * (the production build is used when `npm run build` has run). Prints CPU_PER_REQUEST <json>.
+ * `node --import tsx bench/cpu-per-request.ts [--seconds 8] [--rounds 3] [--connections 32] [--variant K=V ...]
+ * [--against <checkout>] [--profile <dir>]` (the production build is used when `npm run build` has
+ * run). Prints CPU_PER_REQUEST <json>.
+ *
+ * --against: a second talos from another built checkout (e.g. `git worktree add --detach ../base
+ * main`, then npm install and npm run build there), measured in the same interleaved rounds: a
+ * before/after of a code change on one machine state. --profile: the main talos runs under
+ * --cpu-prof and leaves its profile in <dir> (bench/profile-summary.ts reads it); the profiler's
+ * own cost inflates that server's figures, so do not quote them from a profiled run.
  */
 const { values } = parseArgs({
   options: {
@@ -23,6 +30,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     // a second talos measured beside the first with these settings, e.g. --variant TALOS_LOG_LEVEL=warn
     variant: { type: "string", multiple: true },
+    against: { type: "string" },
+    profile: { type: "string" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -36,11 +45,11 @@ const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 const work = mkdtempSync(`${tmpdir()}/talos-cpu-`);
 const procs: Proc[] = [];
 
-/** utime + stime of a process, in µs */
-function cpuUs(pid: number): number {
+/** utime and stime of a process, in µs (kernel time is mostly the loopback socket writes, alike for every server) */
+function cpuUs(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  return { user: Number(fields[11]) * TICK_US, sys: Number(fields[12]) * TICK_US };
 }
 
 async function post(url: string, body: unknown) {
@@ -52,11 +61,11 @@ async function main() {
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const jwks = `base64://${Buffer.from(JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), kid: "cpu", use: "sig", alg: "EdDSA" }] })).toString("base64")}`;
   const entry = talosEntry();
-  const startTalos = (name: string, extra: Record<string, string>) =>
+  const startTalos = (name: string, extra: Record<string, string>, args = [...entry.args, "serve", "admin"]) =>
     startProcess({
       name,
       dir: work,
-      args: [...entry.args, "serve", "admin"],
+      args,
       env: {
         PATH: process.env.PATH,
         NODE_ENV: "production",
@@ -74,7 +83,8 @@ async function main() {
       },
       readyLine: /TALOS_PORTS (\d+) (\d+)/,
     });
-  const talos = await startTalos("talos", {});
+  const prof = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
+  const talos = await startTalos("talos", {}, [...prof, ...entry.args, "serve", "admin"]);
   procs.push(talos);
   const talosUrl = `http://127.0.0.1:${talos.ready[0]}`;
   const seed = async (url: string) => {
@@ -124,9 +134,19 @@ async function main() {
     servers.push({ name, url, pid: v.child.pid! });
     loads.set(name, bodies(await seed(url)));
   }
-  const results: Record<string, { usPerRequest: number[]; rps: number[] }> = {};
+  if (values.against) {
+    const dist = `${values.against}/packages/cli/dist/main.js`;
+    if (!existsSync(dist)) throw new Error(`${dist} is missing: run npm install and npm run build in ${values.against}`);
+    const a = await startTalos("talos-against", {}, [dist, "serve", "admin"]);
+    procs.push(a);
+    const url = `http://127.0.0.1:${a.ready[0]}`;
+    const name = `talos verify (build of ${values.against})`;
+    servers.push({ name, url, pid: a.child.pid! });
+    loads.set(name, bodies(await seed(url)));
+  }
+  const results: Record<string, { usPerRequest: number[]; userUsPerRequest: number[]; rps: number[] }> = {};
   for (const s of servers) {
-    results[s.name] = { usPerRequest: [], rps: [] };
+    results[s.name] = { usPerRequest: [], userUsPerRequest: [], rps: [] };
     await runWrk({ wrk: WRK!, url: s.url, requests: loads.get(s.name)!, connections: CONNECTIONS, seconds: 2, scriptPath: `${work}/load.lua` }); // warm-up
   }
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
@@ -140,10 +160,13 @@ async function main() {
         seconds: SECONDS,
         scriptPath: `${work}/load.lua`,
       });
-      const used = cpuUs(s.pid) - before;
+      const after = cpuUs(s.pid);
+      const used = after.user + after.sys - before.user - before.sys;
+      const user = round((after.user - before.user) / r.requests, 1);
       results[s.name]!.usPerRequest.push(round(used / r.requests, 1));
+      results[s.name]!.userUsPerRequest.push(user);
       results[s.name]!.rps.push(round(r.rps, 0));
-      process.stderr.write(`round ${round_} ${s.name}: ${round(used / r.requests, 1)} µs CPU/request, ${round(r.rps, 0)} req/s\n`);
+      process.stderr.write(`round ${round_} ${s.name}: ${round(used / r.requests, 1)} µs CPU/request (user ${user}), ${round(r.rps, 0)} req/s\n`);
     }
   }
   process.stdout.write(`CPU_PER_REQUEST ${JSON.stringify(results)}\n`);
