@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { RequestError, getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -113,12 +114,22 @@ class FastExchange {
   start(): void {
     this.deps.inFlight?.inc();
     const req = this.req;
+    let onEnd = () => this.#body();
+    let onClosed = () => this.#closed();
+    // Stream events run in the socket's async context, not the listener's: where request state
+    // lives in AsyncLocalStorage (the tracing span), carry the listener's context over, as the
+    // await on the body did before. Off by default: an AsyncResource per request is not free.
+    if (this.deps.asyncContext) {
+      const scope = new AsyncResource("talos.fastRoute");
+      onEnd = scope.bind(onEnd);
+      onClosed = scope.bind(onClosed);
+    }
     // as @hono/node-server reads a Content-Length body
     req.on("data", (c: Buffer) => this.#chunks.push(c));
-    req.once("end", () => this.#body());
-    req.once("error", () => this.#closed());
+    req.once("end", onEnd);
+    req.once("error", onClosed);
     req.once("close", () => {
-      if (!req.complete) this.#closed();
+      if (!req.complete) onClosed();
     });
   }
 
