@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
@@ -44,6 +44,24 @@ const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
 const work = mkdtempSync(`${tmpdir()}/talos-cpu-`);
 const procs: Proc[] = [];
+
+/** utime + stime of the main thread and of the others (libuv's pool, V8's GC and compiler workers), in µs */
+function threadCpuUs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      // Node 20 names most of its threads "node": the main thread is told apart by its id
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const name = tid === String(pid) ? "main" : comm === "node" ? "other" : comm;
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * TICK_US);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
 
 /** utime and stime of a process, in µs (kernel time is mostly the loopback socket writes, alike for every server) */
 function cpuUs(pid: number): { user: number; sys: number } {
@@ -152,6 +170,7 @@ async function main() {
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
     for (const s of servers) {
       const before = cpuUs(s.pid);
+      const threadsBefore = threadCpuUs(s.pid);
       const r = await runWrk({
         wrk: WRK!,
         url: s.url,
@@ -166,7 +185,12 @@ async function main() {
       results[s.name]!.usPerRequest.push(round(used / r.requests, 1));
       results[s.name]!.userUsPerRequest.push(user);
       results[s.name]!.rps.push(round(r.rps, 0));
-      process.stderr.write(`round ${round_} ${s.name}: ${round(used / r.requests, 1)} µs CPU/request (user ${user}), ${round(r.rps, 0)} req/s\n`);
+      const threads = [...threadCpuUs(s.pid)]
+        .map(([name, us]) => [name, round((us - (threadsBefore.get(name) ?? 0)) / r.requests, 1)] as const)
+        .filter(([, us]) => us >= 0.1)
+        .map(([name, us]) => `${name} ${us}`)
+        .join(", ");
+      process.stderr.write(`round ${round_} ${s.name}: ${round(used / r.requests, 1)} µs CPU/request (user ${user}; by thread: ${threads}), ${round(r.rps, 0)} req/s\n`);
     }
   }
   process.stdout.write(`CPU_PER_REQUEST ${JSON.stringify(results)}\n`);
