@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLoggers, isoNow, type RequestLine } from "./logger.js";
+import { createLoggers, gatherLines, isoNow, type RequestLine } from "./logger.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "talos-log-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,5 +62,22 @@ describe("isoNow", () => {
     // the cached prefix follows the clock back as well
     expect(isoNow(base + 20)).toBe(new Date(base + 20).toISOString());
     expect(isoNow(base - 5)).toBe(new Date(base - 5).toISOString());
+  });
+});
+
+describe("gatherLines", () => {
+  it("hands lines over in batches, in order, and flushSync and flush leave none behind", async () => {
+    const file = path.join(dir, "gathered.log");
+    const dest = pino.destination({ dest: file, sync: false, minLength: 4096 });
+    await new Promise((r) => dest.once("ready", r));
+    gatherLines(dest, 200);
+    const lines = Array.from({ length: 25 }, (_, i) => `{"n":${i},"pad":"${"x".repeat(i * 3)}"}\n`);
+    for (const l of lines.slice(0, 20)) dest.write(l);
+    dest.flushSync();
+    expect(readFileSync(file, "utf8")).toBe(lines.slice(0, 20).join(""));
+    for (const l of lines.slice(20)) dest.write(l);
+    await new Promise<void>((resolve, reject) => dest.flush((err) => (err ? reject(err) : resolve())));
+    expect(readFileSync(file, "utf8")).toBe(lines.join(""));
+    dest.end();
   });
 });
