@@ -22,6 +22,8 @@ import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
  * before/after of a code change on one machine state. --profile: the main talos runs under
  * --cpu-prof and leaves its profile in <dir> (bench/profile-summary.ts reads it); the profiler's
  * own cost inflates that server's figures, so do not quote them from a profiled run.
+ * --together: the two talos servers are loaded at once (half the connections each) instead of in
+ * turn, so machine load from other work hits both alike.
  */
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     variant: { type: "string", multiple: true },
     against: { type: "string" },
     profile: { type: "string" },
+    together: { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -167,30 +170,33 @@ async function main() {
     results[s.name] = { usPerRequest: [], userUsPerRequest: [], rps: [] };
     await runWrk({ wrk: WRK!, url: s.url, requests: loads.get(s.name)!, connections: CONNECTIONS, seconds: 2, scriptPath: `${work}/load.lua` }); // warm-up
   }
+  /** one wrk run against s, and its CPU per request */
+  const measure = async (s: (typeof servers)[number], round_: number, scriptPath: string, connections: number) => {
+    const before = cpuUs(s.pid);
+    const threadsBefore = threadCpuUs(s.pid);
+    const r = await runWrk({ wrk: WRK!, url: s.url, requests: loads.get(s.name)!, connections, seconds: SECONDS, scriptPath });
+    const after = cpuUs(s.pid);
+    const used = after.user + after.sys - before.user - before.sys;
+    const user = round((after.user - before.user) / r.requests, 1);
+    results[s.name]!.usPerRequest.push(round(used / r.requests, 1));
+    results[s.name]!.userUsPerRequest.push(user);
+    results[s.name]!.rps.push(round(r.rps, 0));
+    const threads = [...threadCpuUs(s.pid)]
+      .map(([name, us]) => [name, round((us - (threadsBefore.get(name) ?? 0)) / r.requests, 1)] as const)
+      .filter(([, us]) => us >= 0.1)
+      .map(([name, us]) => `${name} ${us}`)
+      .join(", ");
+    process.stderr.write(`round ${round_} ${s.name}: ${round(used / r.requests, 1)} µs CPU/request (user ${user}; by thread: ${threads}), ${round(r.rps, 0)} req/s\n`);
+  };
+  // --together: the last two servers (talos and the --against or --variant one) are loaded at the
+  // same time, half the connections each, so both see the same machine: on a shared, busy machine
+  // the rounds of one server alone swing more than the change being measured
+  const paired = values.together && servers.length >= 4 ? servers.slice(-2) : [];
   for (let round_ = 1; round_ <= ROUNDS; round_++) {
-    for (const s of servers) {
-      const before = cpuUs(s.pid);
-      const threadsBefore = threadCpuUs(s.pid);
-      const r = await runWrk({
-        wrk: WRK!,
-        url: s.url,
-        requests: loads.get(s.name)!,
-        connections: CONNECTIONS,
-        seconds: SECONDS,
-        scriptPath: `${work}/load.lua`,
-      });
-      const after = cpuUs(s.pid);
-      const used = after.user + after.sys - before.user - before.sys;
-      const user = round((after.user - before.user) / r.requests, 1);
-      results[s.name]!.usPerRequest.push(round(used / r.requests, 1));
-      results[s.name]!.userUsPerRequest.push(user);
-      results[s.name]!.rps.push(round(r.rps, 0));
-      const threads = [...threadCpuUs(s.pid)]
-        .map(([name, us]) => [name, round((us - (threadsBefore.get(name) ?? 0)) / r.requests, 1)] as const)
-        .filter(([, us]) => us >= 0.1)
-        .map(([name, us]) => `${name} ${us}`)
-        .join(", ");
-      process.stderr.write(`round ${round_} ${s.name}: ${round(used / r.requests, 1)} µs CPU/request (user ${user}; by thread: ${threads}), ${round(r.rps, 0)} req/s\n`);
+    for (const s of servers) if (!paired.includes(s)) await measure(s, round_, `${work}/load.lua`, CONNECTIONS);
+    if (paired.length === 2) {
+      const half = Math.max(1, Math.floor(CONNECTIONS / 2));
+      await Promise.all(paired.map((s, i) => measure(s, round_, `${work}/load-${i}.lua`, half)));
     }
   }
   process.stdout.write(`CPU_PER_REQUEST ${JSON.stringify(results)}\n`);
