@@ -88,7 +88,7 @@ export function guardFastRoutes(guard: AdminGuard | null | undefined, routes: Fa
   return routes.map((r) => {
     const permission = permissionFor({ method: "POST", path: r.path });
     const next = (out: AdminPrincipal | PlainResponse, body: Record<string, unknown>, req: RequestView) =>
-      isRefusal(out) ? Promise.resolve(out) : r.handle(body, req);
+      isRefusal(out) ? out : r.handle(body, req);
     return {
       ...r,
       // not async: a token answered synchronously adds no promise to the verify hot path

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLoggers, type RequestLine } from "./logger.js";
+import { createLoggers, gatherLines, isoNow, type RequestLine } from "./logger.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "talos-log-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,5 +50,34 @@ describe("request log line", () => {
     logger.warn({}, "marker");
     const lines = linesOf(file);
     expect(lines.map((l) => l.msg)).toEqual(["marker"]);
+  });
+});
+
+describe("isoNow", () => {
+  it("formats as toISOString does, across millisecond, second and day boundaries and before 1970", () => {
+    const base = Date.UTC(2026, 11, 31, 23, 59, 59, 990);
+    const times = [0, -1, -999, -1000, -1001, 1, 9, 10, 99, 100, 999, 1000, 8.64e15, -8.64e15];
+    for (let i = 0; i < 40; i++) times.push(base + i, base - 1000 + i);
+    for (const t of times) expect(isoNow(t)).toBe(new Date(t).toISOString());
+    // the cached prefix follows the clock back as well
+    expect(isoNow(base + 20)).toBe(new Date(base + 20).toISOString());
+    expect(isoNow(base - 5)).toBe(new Date(base - 5).toISOString());
+  });
+});
+
+describe("gatherLines", () => {
+  it("hands lines over in batches, in order, and flushSync and flush leave none behind", async () => {
+    const file = path.join(dir, "gathered.log");
+    const dest = pino.destination({ dest: file, sync: false, minLength: 4096 });
+    await new Promise((r) => dest.once("ready", r));
+    gatherLines(dest, 200);
+    const lines = Array.from({ length: 25 }, (_, i) => `{"n":${i},"pad":"${"x".repeat(i * 3)}"}\n`);
+    for (const l of lines.slice(0, 20)) dest.write(l);
+    dest.flushSync();
+    expect(readFileSync(file, "utf8")).toBe(lines.slice(0, 20).join(""));
+    for (const l of lines.slice(20)) dest.write(l);
+    await new Promise<void>((resolve, reject) => dest.flush((err) => (err ? reject(err) : resolve())));
+    expect(readFileSync(file, "utf8")).toBe(lines.join(""));
+    dest.end();
   });
 });

@@ -32,6 +32,11 @@ export interface AppDeps {
   readonly invalidations?: { subscribe(listener: InvalidationListener): () => void };
   /** serve.admin_auth; absent or null: mode none (no admin authentication) */
   readonly adminGuard?: AdminGuard | null;
+  /**
+   * Request-scoped state lives in AsyncLocalStorage (tracing.enabled: the active span): the fast
+   * route then runs its body's stream events in the listener's async context (see FastExchange).
+   */
+  readonly asyncContext?: boolean;
 }
 
 /** What request-derived helpers read: headers by lower-case name and the socket peer. */

@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { RequestError, getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -17,7 +18,8 @@ import { describeError, errorPlain, jsonResponse, requestIdFor, writeFallback, w
  */
 export interface FastRoute {
   path: string;
-  handle(body: Record<string, unknown>, req: RequestView): Promise<PlainResponse>;
+  /** a plain answer when nothing had to wait (a warm verify): it is written without a promise */
+  handle(body: Record<string, unknown>, req: RequestView): PlainResponse | Promise<PlainResponse>;
 }
 
 /**
@@ -41,12 +43,7 @@ export function createRequestListener(
       return viaHono(req, res);
     }
     const view = new NodeRequestView(req);
-    const requestId = requestIdFor(view.header("x-request-id"));
-    serve(deps, route, req, res, view, requestId).catch((err: unknown) => {
-      // a bug past the error mapping (writing the head, the request log): never an unhandled rejection
-      deps.logger.error({ err: describeError(err), request_id: requestId }, "fast route failed");
-      writeFallback(res, requestId);
-    });
+    new FastExchange(deps, route, req, res, view, requestIdFor(view.header("x-request-id"))).start();
   };
 }
 
@@ -94,56 +91,117 @@ class NodeRequestView implements RequestView {
   }
 }
 
-async function serve(
-  deps: AppDeps,
-  route: FastRoute,
-  req: IncomingMessage,
-  res: ServerResponse,
-  view: RequestView,
-  requestId: string,
-): Promise<void> {
-  const started = performance.now();
-  const observe = (status: number, bytesIn: number, bytesOut: number) =>
-    deps.observeRequest?.({
+/**
+ * One fast-route request, driven by the body's stream events rather than promises: a handler that
+ * answers synchronously (a warm verify) is written in the same turn as the body's last chunk, with
+ * no promise or microtask on the way. A handler that returns a promise is awaited as before.
+ */
+class FastExchange {
+  readonly #started = performance.now();
+  readonly #chunks: Buffer[] = [];
+  /** the body arrived, or the client left before it did: later stream events change nothing */
+  #settled = false;
+
+  constructor(
+    readonly deps: AppDeps,
+    readonly route: FastRoute,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly view: RequestView,
+    readonly requestId: string,
+  ) {}
+
+  start(): void {
+    this.deps.inFlight?.inc();
+    const req = this.req;
+    let onEnd = () => this.#body();
+    let onClosed = () => this.#closed();
+    // Stream events run in the socket's async context, not the listener's: where request state
+    // lives in AsyncLocalStorage (the tracing span), carry the listener's context over, as the
+    // await on the body did before. Off by default: an AsyncResource per request is not free.
+    if (this.deps.asyncContext) {
+      const scope = new AsyncResource("talos.fastRoute");
+      onEnd = scope.bind(onEnd);
+      onClosed = scope.bind(onClosed);
+    }
+    // as @hono/node-server reads a Content-Length body
+    req.on("data", (c: Buffer) => this.#chunks.push(c));
+    req.once("end", onEnd);
+    req.once("error", onClosed);
+    req.once("close", () => {
+      if (!req.complete) onClosed();
+    });
+  }
+
+  #body(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const chunks = this.#chunks;
+    let out: PlainResponse | Promise<PlainResponse>;
+    try {
+      out = this.route.handle(parseJsonObject(decodeBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))), this.view);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (o) => this.#answer(o),
+        (err: unknown) => this.#fail(err),
+      );
+    } else this.#answer(out);
+  }
+
+  /** nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only), or the request timeout cut it and the client has its 408 already */
+  #closed(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    try {
+      this.deps.inFlight?.dec();
+      this.#observe(clientAbortStatus(this.req) ?? 499, 0, 0);
+    } catch (err) {
+      this.#broken(err);
+    }
+  }
+
+  /** a thrown or rejected handler: the error mapping's answer */
+  #fail(err: unknown): void {
+    let out: PlainResponse;
+    try {
+      out = errorPlain(err, this.deps.logger, this.requestId);
+    } catch (e) {
+      this.#broken(e);
+      return;
+    }
+    this.#answer(out);
+  }
+
+  #answer(out: PlainResponse): void {
+    try {
+      this.deps.inFlight?.dec();
+      const bytesOut = writePlain(this.res, this.requestId, out);
+      this.#observe(out.status, Number(this.req.headers["content-length"]), bytesOut);
+    } catch (err) {
+      this.#broken(err);
+    }
+  }
+
+  /** a bug past the error mapping (writing the head, the request log): answered, never thrown into node:http's events */
+  #broken(err: unknown): void {
+    this.deps.logger.error({ err: describeError(err), request_id: this.requestId }, "fast route failed");
+    writeFallback(this.res, this.requestId);
+  }
+
+  #observe(status: number, bytesIn: number, bytesOut: number): void {
+    this.deps.observeRequest?.({
       method: "POST",
-      route: route.path,
-      path: route.path,
+      route: this.route.path,
+      path: this.route.path,
       status,
-      durationMs: performance.now() - started,
-      requestId,
+      durationMs: performance.now() - this.#started,
+      requestId: this.requestId,
       bytesIn,
       bytesOut,
     });
-  deps.inFlight?.inc();
-  let out: PlainResponse;
-  try {
-    out = await route.handle(parseJsonObject(decodeBody(await readBytes(req))), view);
-  } catch (err) {
-    if (err instanceof ClientClosed) {
-      // nothing to answer: the client left before its body arrived (docs/wire.md#error-ids: logged only),
-      // or the request timeout cut it and the client has its 408 already
-      deps.inFlight?.dec();
-      observe(clientAbortStatus(req) ?? 499, 0, 0);
-      return;
-    }
-    out = errorPlain(err, deps.logger, requestId);
   }
-  deps.inFlight?.dec();
-  const bytesOut = writePlain(res, requestId, out);
-  observe(out.status, Number(req.headers["content-length"]), bytesOut);
 }
-
-/** The body's bytes, as @hono/node-server reads a Content-Length body. */
-function readBytes(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once("error", () => reject(new ClientClosed()));
-    req.once("close", () => {
-      if (!req.complete) reject(new ClientClosed());
-    });
-  });
-}
-
-class ClientClosed extends Error {}

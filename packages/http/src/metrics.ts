@@ -17,7 +17,10 @@ export function createMetrics() {
   const sizeBuckets = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
   const reqSize = new SeriesHistogram("http_request_size_bytes", "Request body size", sizeBuckets, registry);
   const resSize = new SeriesHistogram("http_response_size_bytes", "Response body size", sizeBuckets, registry);
-  const inFlight = new Gauge({ name: "http_requests_in_flight", help: "Requests being served", registers: r });
+  // a plain count read at scrape time: prom-client's inc()/dec() hash an empty label set on every call
+  let requestsInFlight = 0;
+  new Gauge({ name: "http_requests_in_flight", help: "Requests being served", registers: r, collect() { this.set(requestsInFlight); } });
+  const inFlight = { inc: () => void requestsInFlight++, dec: () => void requestsInFlight-- };
   const verifications = new SeriesCounter("talos_verifications_total", "Verifications by credential type and result", registry);
   const cacheTotal = new SeriesCounter("talos_verification_cache_total", "Verification cache outcomes", registry);
   const invalidations = new Counter({ name: "talos_cache_invalidations_total", help: "Cache invalidations", labelNames: ["source", "outcome"], registers: r });
@@ -37,16 +40,18 @@ export function createMetrics() {
 
   // Series resolved once per (method, route[, status]): prom-client validates and hashes labels on
   // every call, even through labels(), a measurable share of a cache-warm verify. Routes are
-  // templates, so the series are few.
+  // templates, so the series are few. Keyed by method, then route: both are the same string objects
+  // request after request, whose hashes V8 keeps, where a joined key would be hashed every time.
   type Bound = { duration: HistogramSeries; reqSize: HistogramSeries; resSize: HistogramSeries; byStatus: Map<number, CounterSeries> };
-  const bound = new Map<string, Bound>();
+  const bound = new Map<string, Map<string, Bound>>();
   const observeRequest: RequestObserver = (q) => {
-    const key = `${q.method} ${q.route}`;
-    let b = bound.get(key);
+    let byRoute = bound.get(q.method);
+    if (!byRoute) bound.set(q.method, (byRoute = new Map()));
+    let b = byRoute.get(q.route);
     if (!b) {
       const labels = { method: q.method, route: q.route };
       b = { duration: httpDuration.series(labels), reqSize: reqSize.series(labels), resSize: resSize.series(labels), byStatus: new Map() };
-      bound.set(key, b);
+      byRoute.set(q.route, b);
     }
     let counter = b.byStatus.get(q.status);
     if (!counter) {
@@ -62,7 +67,8 @@ export function createMetrics() {
   };
 
   // bound like the request metrics above: a few credential types × results, three cache outcomes
-  const boundVerifications = new Map<string, CounterSeries>();
+  // by credential type, then by error code (a small integer: an array index, no joined key to hash)
+  const boundVerifications = new Map<string, CounterSeries[]>();
   const boundCache = new Map<string, CounterSeries>();
   const observers: RuntimeObservers = {
     event(e: AuditEvent) {
@@ -75,11 +81,12 @@ export function createMetrics() {
     },
     verification(v: Verification) {
       const type = v.credentialType ?? "unknown";
-      const key = `${type} ${v.errorCode}`;
-      let byResult = boundVerifications.get(key);
+      let byCode = boundVerifications.get(type);
+      if (!byCode) boundVerifications.set(type, (byCode = []));
+      let byResult = byCode[v.errorCode];
       if (!byResult) {
         byResult = verifications.series({ credential_type: type, result: VERIFY_RESULT[v.errorCode] ?? "internal" });
-        boundVerifications.set(key, byResult);
+        byCode[v.errorCode] = byResult;
       }
       byResult.inc();
       let byCache = boundCache.get(v.cache);

@@ -149,8 +149,23 @@ export function completeResponse(res: Response, requestId: string): number {
 export function writePlain(res: ServerResponse, requestId: string, out: PlainResponse): number {
   const text = JSON.stringify(out.body);
   const bytesOut = Buffer.byteLength(text);
-  const head = ["content-type", "application/json", "x-request-id", requestId];
-  for (const [k, v] of SECURITY_HEADERS) head.push(k, v);
+  // SECURITY_HEADERS spelled out (same names and values, same bytes on the wire): no loop and no array growth per response
+  const head = [
+    "content-type",
+    "application/json",
+    "x-request-id",
+    requestId,
+    "Strict-Transport-Security",
+    "max-age=31536000; includeSubDomains",
+    "X-Frame-Options",
+    "DENY",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "strict-origin-when-cross-origin",
+    "Content-Security-Policy",
+    "default-src 'none'; frame-ancestors 'none'",
+  ];
   if (out.headers) for (const k in out.headers) head.push(k, out.headers[k]!);
   head.push("content-length", String(bytesOut));
   if (!res.destroyed) {

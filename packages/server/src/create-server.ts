@@ -196,6 +196,7 @@ export async function createServer(config: Config, d: ServerDeps): Promise<Talos
     ready: () => databaseReady(store),
     observeRequest,
     inFlight: metrics.inFlight,
+    asyncContext: tracing !== null,
     invalidations: { subscribe: (listener) => runtime.onInvalidation(listener) },
     adminGuard: guardOf(config),
   };

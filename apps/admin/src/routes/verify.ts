@@ -1,4 +1,4 @@
-import { ConfigurationError, MAX_BATCH_VERIFY, NO_SIGNING_KEYS, TalosError, TokenAlgorithm, revokeKey, type ParsedIp, type VerifyOptions } from "@talos/core";
+import { ConfigurationError, MAX_BATCH_VERIFY, NO_SIGNING_KEYS, TalosError, TokenAlgorithm, revokeKey, type ParsedIp, type Verification, type VerifyOptions } from "@talos/core";
 import {
   BatchVerifyApiKeysRequest,
   BatchVerifyApiKeysResponse,
@@ -23,6 +23,7 @@ import {
   viewOf,
   type AppDeps,
   type FastRoute,
+  type PlainResponse,
   type RequestView,
   type RouteDef,
 } from "@talos/http";
@@ -56,11 +57,13 @@ const VERIFY_PATH = "/v2alpha1/admin/apiKeys:verify";
 /** POST apiKeys:verify from a parsed body: the one handler of its Hono route and its fast route. */
 function verifyHandler(deps: AppDeps): FastRoute["handle"] {
   const { verifier, ctx } = deps;
-  return async (body, req) => {
+  const answer = (v: Verification): PlainResponse => ({ status: 200, body: encodeVerification(v), headers: verificationHeaders(v, ctx.clock()) });
+  // not async: a warm hit is answered without a promise (a throw here is the fast route's to map, as a rejection was)
+  return (body, req) => {
     const { credential } = parseWith(VerifyApiKeyRequest, body);
     if (!credential) throw credentialRequired();
-    const v = await verifier.verify(credential, new LazyVerifyOptions(deps, req));
-    return { status: 200, body: encodeVerification(v), headers: verificationHeaders(v, ctx.clock()) };
+    const v = verifier.verify(credential, new LazyVerifyOptions(deps, req));
+    return v instanceof Promise ? v.then(answer) : answer(v);
   };
 }
 

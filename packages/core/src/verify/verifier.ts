@@ -94,7 +94,11 @@ function cidrsOf(list: string[]): Cidr[] {
 }
 
 export interface Verifier {
-  verify(credential: string, opts: VerifyOptions): Promise<Verification>;
+  /**
+   * A plain value when no step waited (a warm cache hit without a limiter decision or a span), so
+   * the fast route answers it without a promise; else a promise. Callers may always `await` it.
+   */
+  verify(credential: string, opts: VerifyOptions): Verification | Promise<Verification>;
   /** Results in request order, each as a single verify; one storage round trip for every uncached key. */
   verifyBatch(credentials: string[], opts: VerifyOptions): Promise<{ results: Verification[]; cache: CacheOutcome }>;
   /** Parent check for derive (docs/derived-tokens.md#derive): cache bypassed, no rate limit, no last-used. */
@@ -240,12 +244,13 @@ export function createVerifier(ctx: ServiceContext, deps: VerifierDeps): Verifie
     return v;
   }
 
-  async function verifyOne(credential: string, opts: VerifyOptions): Promise<Verification> {
+  /** Not async: the HMAC check, a cache hit and the gates are CPU-only, and most verifies stop there. */
+  function verifyOne(credential: string, opts: VerifyOptions): Verification | Promise<Verification> {
     const l = route(credential);
     if ("done" in l) return finish(l.done, null, clock());
     if ("token" in l) return token(l.token, credential, opts);
     const s = check(l, opts.cacheMode);
-    if (s.rec === undefined) await read(s, opts.cacheMode);
+    if (s.rec === undefined) return read(s, opts.cacheMode).then(() => evaluate(s, opts));
     return evaluate(s, opts);
   }
 
