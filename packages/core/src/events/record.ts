@@ -1,4 +1,5 @@
 import type { Repo } from "../store/types.js";
+import type { OutboxWrite } from "../store/types.js";
 import type { ChangeSource, ServiceContext } from "../services/context.js";
 import type { KeyRecord } from "../types.js";
 import type { EventType, KeyEvent } from "./types.js";
@@ -35,12 +36,13 @@ export const REVOCATION_REASON_NAMES = [
 ];
 
 /**
- * Writes events (and one pending delivery per matching webhook) with `repo`, which must be the
- * transaction of the change: a rolled-back change leaves no event. A no-op when events are off.
+ * The outbox write for `drafts` (the events and one pending delivery per matching webhook), or
+ * undefined when events are off. Hand it to the repo method of the change (insertKey, revokeKey),
+ * which writes it in the same statement, or to recordEvents.
  */
-export async function recordEvents(ctx: ServiceContext, repo: Repo, drafts: EventDraft[]): Promise<KeyEvent[]> {
+export function outboxWrite(ctx: ServiceContext, drafts: EventDraft[]): OutboxWrite | undefined {
   const cfg = ctx.config.events;
-  if (!cfg?.enabled || drafts.length === 0) return [];
+  if (!cfg?.enabled || drafts.length === 0) return undefined;
   const now = ctx.clock();
   const occurred = new Date(now);
   const events: KeyEvent[] = drafts.map((d) => ({
@@ -60,8 +62,18 @@ export async function recordEvents(ctx: ServiceContext, repo: Repo, drafts: Even
       .filter((w) => (w.types.length === 0 || w.types.includes(e.type)) && (w.networks.length === 0 || w.networks.includes(e.nid)))
       .map((w) => ({ eventId: e.id, webhookId: w.id, nid: e.nid, nextAttemptTime: occurred })),
   );
-  await repo.events.insert(events, deliveries, deliveries.length > 0 ? EVENTS_CHANNEL : undefined);
-  return events;
+  return { events, deliveries, notify: EVENTS_CHANNEL };
+}
+
+/**
+ * Writes events (and their deliveries) with `repo`, which must be the transaction of the change:
+ * a rolled-back change leaves no event. A no-op when events are off.
+ */
+export async function recordEvents(ctx: ServiceContext, repo: Repo, drafts: EventDraft[]): Promise<KeyEvent[]> {
+  const w = outboxWrite(ctx, drafts);
+  if (!w) return [];
+  await repo.events.insert(w.events, w.deliveries, w.deliveries.length > 0 ? w.notify : undefined);
+  return w.events;
 }
 
 /** Dispatchers LISTEN here: a notification on commit wakes them before their next poll. */

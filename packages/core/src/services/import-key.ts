@@ -1,7 +1,7 @@
 import { TalosError } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
 import type { KeyRecord } from "../types.js";
-import { createdPayload, recordEvent } from "../events/record.js";
+import { createdPayload, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
@@ -52,8 +52,8 @@ export async function importKey(ctx: ServiceContext, input: ImportInput): Promis
       throw duplicateImportError();
     }
     await checkQuota(ctx, repo);
-    if (await repo.insertKey(record)) {
-      await recordEvent(ctx, repo, { type: "api_key.imported", record, payload: createdPayload(record, "import") });
+    // the event goes in the key's own INSERT statement, and only if the key does
+    if (await repo.insertKey(record, outboxWrite(ctx, [{ type: "api_key.imported", record, payload: createdPayload(record, "import") }]))) {
       return { record, replay: false };
     }
     const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]) : [];

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { TalosError } from "../errors.js";
 import type { KeyRecord } from "../types.js";
-import { createdPayload, recordEvent } from "../events/record.js";
+import { createdPayload, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { checkQuota, checkVisibility, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
@@ -30,8 +30,8 @@ export async function issueKey(ctx: ServiceContext, input: CreateFields): Promis
       if (existing) return replayOf(existing);
     }
     await checkQuota(ctx, repo);
-    if (await repo.insertKey(record)) {
-      await recordEvent(ctx, repo, { type: "api_key.issued", record, payload: createdPayload(record, "issue") });
+    // the event goes in the key's own INSERT statement, and only if the key does
+    if (await repo.insertKey(record, outboxWrite(ctx, [{ type: "api_key.issued", record, payload: createdPayload(record, "issue") }]))) {
       return { record, secret: ctx.crypto.mint(record.keyId, record.visibility, now), replay: false };
     }
     // Lost a race on the same request_id: the winner's row is committed and visible now.

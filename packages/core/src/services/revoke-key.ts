@@ -1,7 +1,7 @@
 import { TalosError, badRequest, notFound } from "../errors.js";
 import { isImportedKeyId, isUuid } from "../keys/ids.js";
 import { RevocationReason, type KeyKind } from "../types.js";
-import { REVOCATION_REASON_NAMES, recordEvent } from "../events/record.js";
+import { REVOCATION_REASON_NAMES, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { loadKey, mutate } from "./common.js";
 
@@ -26,17 +26,14 @@ export async function revokeKey(ctx: ServiceContext, kind: KeyKind | null, keyId
   const rec = await mutate(ctx, [{ kind: resolved, keyId }], async (repo) => {
     const current = await loadKey(ctx, repo, resolved, keyId, true);
     if (current.revoked) throw new TalosError("conflict", "key is already revoked");
-    const revoked = await repo.revokeKey(ctx.nid, keyId, input.reason as RevocationReason, input.description, new Date(ctx.clock()));
     const reason = REVOCATION_REASON_NAMES[input.reason] ?? REVOCATION_REASON_NAMES[0]!;
-    // a leak report's revocation is one api_key.leaked event (it is also the revocation)
-    await recordEvent(
-      ctx,
-      repo,
+    // a leak report's revocation is one api_key.leaked event (it is also the revocation); it goes in the UPDATE statement
+    const outbox = outboxWrite(ctx, [
       input.leak
         ? { type: "api_key.leaked", record: current, payload: { reason, url: input.leak.url ?? "", source: input.leak.source ?? "" }, source: ctx.principal?.source ?? "secret_scanning" }
         : { type: "api_key.revoked", record: current, payload: { reason, description: input.description } },
-    );
-    return revoked;
+    ]);
+    return repo.revokeKey(ctx.nid, keyId, input.reason as RevocationReason, input.description, new Date(ctx.clock()), outbox);
   });
   ctx.hooks.event({ event: "APIKeyRevoked", kind: resolved, keyId, actorId: rec?.actorId ?? "", reason: input.reason, self: false });
 }

@@ -1,7 +1,7 @@
 import { TalosError, notFound } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
 import { RevocationReason, type KeyKind } from "../types.js";
-import { REVOCATION_REASON_NAMES, recordEvent } from "../events/record.js";
+import { REVOCATION_REASON_NAMES, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
 import { mutate } from "./common.js";
 
@@ -34,10 +34,9 @@ export async function selfRevoke(ctx: ServiceContext, credential: string, reason
       if (!current || current.kind !== kind) throw notFound();
       if (current.revoked) return current;
       revokedNow = true;
-      const revoked = await repo.revokeKey(ctx.nid, keyId, reason as RevocationReason, "", new Date(ctx.clock()));
       const payload = { reason: REVOCATION_REASON_NAMES[reason] ?? REVOCATION_REASON_NAMES[0]!, description: "" };
-      await recordEvent(ctx, repo, { type: "api_key.revoked", record: current, payload, source: "self_revoke" });
-      return revoked;
+      const outbox = outboxWrite(ctx, [{ type: "api_key.revoked", record: current, payload, source: "self_revoke" }]);
+      return repo.revokeKey(ctx.nid, keyId, reason as RevocationReason, "", new Date(ctx.clock()), outbox);
     },
   );
   if (revokedNow) ctx.hooks.event({ event: "APIKeyRevoked", kind, keyId, actorId: rec?.actorId ?? "", reason, self: true });

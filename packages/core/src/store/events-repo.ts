@@ -2,6 +2,7 @@ import { and, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { ClaimedDelivery, Delivery, DeliveryState, EventQuery, KeyEvent } from "../events/types.js";
 import type { KeyRecord } from "../types.js";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { WithSubquery } from "drizzle-orm";
 import { apiKeys, eventDeliveries, eventExpiryMarks, events, type EventDeliveryRow, type EventRow } from "./schema.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,6 +30,27 @@ export interface NewDelivery {
   nextAttemptTime: Date;
 }
 
+/** An outbox write to join to the statement of the change it records (Repo.insertKey, Repo.revokeKey). */
+export interface OutboxWrite {
+  events: KeyEvent[];
+  deliveries: NewDelivery[];
+  /** pg_notify channel for the dispatchers, sent (on commit) when deliveries were written */
+  notify?: string;
+}
+
+/**
+ * The outbox write as data-modifying CTEs of the change's own statement: PostgreSQL runs them
+ * whether or not the main query reads them, so the event costs the transaction no round trip.
+ * `undefined` when the write does not fit one statement (the caller writes it separately).
+ */
+export function outboxCtes(db: AnyPgDatabase, w: OutboxWrite): WithSubquery[] | undefined {
+  if (w.events.length === 0 || w.events.length > CHUNK || w.deliveries.length > CHUNK) return undefined;
+  // getSQL(): drizzle would parenthesise the builder itself, and `as (( insert … ))` is not SQL
+  const ctes: WithSubquery[] = [db.$with("talos_outbox_events", {}).as(db.insert(events).values(w.events).getSQL())];
+  if (w.deliveries.length > 0) ctes.push(db.$with("talos_outbox_deliveries", {}).as(db.insert(eventDeliveries).values(w.deliveries).getSQL()));
+  return ctes;
+}
+
 export interface DeliveryOutcome {
   state: DeliveryState;
   attempts: number;
@@ -49,6 +71,10 @@ export interface DeliveryStats {
 export interface EventRepo {
   /** Events and their deliveries (and `notify`'s pg_notify, delivered on commit): one statement when they fit in one. */
   insert(evs: KeyEvent[], deliveries: NewDelivery[], notify?: string): Promise<void>;
+  /** Deletes events by id (deliveries cascade): undoes an outbox write whose change did not happen. */
+  remove(ids: string[]): Promise<void>;
+  /** pg_notify(channel, ''): wakes the dispatchers on commit. */
+  notify(channel: string): Promise<void>;
   list(nid: string, q: EventQuery): Promise<KeyEvent[]>;
   get(nid: string, id: string): Promise<{ event: KeyEvent; deliveries: Delivery[] } | null>;
   /** Makes every delivery of the event due now (attempts reset); adds rows for `addWebhooks` it lacks. Returns the rows touched. */
@@ -113,6 +139,16 @@ export function createEventRepo(db: AnyPgDatabase, guard: <T>(fn: () => Promise<
         for (let i = 0; i < evs.length; i += CHUNK) await db.insert(events).values(evs.slice(i, i + CHUNK));
         for (let i = 0; i < deliveries.length; i += CHUNK) await db.insert(eventDeliveries).values(deliveries.slice(i, i + CHUNK));
         if (notify) await db.execute(sql`select pg_notify(${notify}, '')`);
+      }),
+
+    remove: (ids) =>
+      guard(async () => {
+        if (ids.length > 0) await db.delete(events).where(inArray(events.id, ids));
+      }),
+
+    notify: (channel) =>
+      guard(async () => {
+        await db.execute(sql`select pg_notify(${channel}, '')`);
       }),
 
     list: (nid, q) =>

@@ -3,7 +3,7 @@ import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-o
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
 import { addUsage, pruneUsage, usageOf } from "./usage-repo.js";
-import { createEventRepo } from "./events-repo.js";
+import { createEventRepo, outboxCtes, type OutboxWrite } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
 import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
@@ -155,17 +155,23 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
 
   const whereKey = (nid: string, keyId: string) => and(eq(apiKeys.nid, nid), eq(apiKeys.keyId, keyId));
 
+  const events = createEventRepo(db, guard);
   return {
-    events: createEventRepo(db, guard),
+    events,
 
-    insertKey: (rec) =>
+    insertKey: (rec, outbox) =>
       guard(async () => {
-        const rows = await db
+        const ctes = outbox && outboxCtes(db, outbox);
+        if (outbox && !ctes) await events.insert(outbox.events, outbox.deliveries);
+        const rows = await (ctes ? db.with(...ctes) : db)
           .insert(apiKeys)
           .values(recordToRow(rec))
           .onConflictDoNothing()
           .returning({ keyId: apiKeys.keyId });
-        return rows.length === 1;
+        const inserted = rows.length === 1;
+        if (outbox && !inserted) await events.remove(outbox.events.map((e) => e.id));
+        else if (outbox?.notify && outbox.deliveries.length > 0) await events.notify(outbox.notify);
+        return inserted;
       }),
 
     insertKeys: (recs) =>
@@ -256,14 +262,18 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
         return r ? rowToRecord(r) : null;
       }),
 
-    revokeKey: (nid: string, keyId: string, reason: RevocationReason, description: string, now: Date) =>
+    revokeKey: (nid: string, keyId: string, reason: RevocationReason, description: string, now: Date, outbox?: OutboxWrite) =>
       guard(async () => {
-        const rows = await db
+        const ctes = outbox && outboxCtes(db, outbox);
+        if (outbox && !ctes) await events.insert(outbox.events, outbox.deliveries);
+        const rows = await (ctes ? db.with(...ctes) : db)
           .update(apiKeys)
           .set({ revoked: true, revocationReason: reason, revocationDescription: description, updateTime: now })
           .where(whereKey(nid, keyId))
           .returning();
         const r = rows[0];
+        if (outbox && !r) await events.remove(outbox.events.map((e) => e.id));
+        else if (outbox?.notify && outbox.deliveries.length > 0) await events.notify(outbox.notify);
         return r ? rowToRecord(r) : null;
       }),
 

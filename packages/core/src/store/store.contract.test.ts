@@ -15,6 +15,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyStatus, keyRecord, keyStatus, type KeyKind, type KeyRecord } from "../types.js";
+import type { KeyEvent } from "../events/types.js";
 import {
   DEFAULT_MIGRATIONS_FOLDER,
   StatementTimeoutError,
@@ -158,6 +159,45 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
       // many keys without a request id coexist
       expect(await store.repo.insertKey(rec({ nid }))).toBe(true);
       expect(await store.repo.insertKey(rec({ nid }))).toBe(true);
+    });
+
+    it("insertKey and revokeKey write their outbox events in the same statement, and none when nothing changed", async () => {
+      const nid = randomUUID();
+      const event = (keyId: string, type: KeyEvent["type"]): KeyEvent => ({
+        id: randomUUID(),
+        nid,
+        type,
+        keyId,
+        keyKind: "issued",
+        actorId: "actor",
+        source: "admin_api",
+        principal: "",
+        occurredTime: new Date("2026-03-01T00:00:00.000Z"),
+        payload: { n: 1 },
+      });
+      const outbox = (e: KeyEvent) => ({ events: [e], deliveries: [], notify: "talos_events" });
+      const first = rec({ nid, requestId: "req-o" });
+      const issued = event(first.keyId, "api_key.issued");
+      const lost = event("conflict", "api_key.issued");
+      const revokedMissing = event("missing", "api_key.revoked");
+      const revoked = event(first.keyId, "api_key.revoked");
+      await store.transaction(async (repo) => {
+        expect(await repo.insertKey(first, outbox(issued))).toBe(true);
+        expect(await repo.insertKey(rec({ nid, requestId: "req-o" }), outbox(lost))).toBe(false);
+        expect(await repo.revokeKey(nid, "missing", 1, "", new Date(), outbox(revokedMissing))).toBeNull();
+        expect((await repo.revokeKey(nid, first.keyId, 1, "", new Date(), outbox(revoked)))?.revoked).toBe(true);
+      });
+      const ids = (await store.repo.events.list(nid, { limit: 10 })).map((e) => e.id).sort();
+      expect(ids).toEqual([issued.id, revoked.id].sort());
+      // a rolled-back change takes its event with it
+      const rolled = event("rolled-back", "api_key.issued");
+      await expect(
+        store.transaction(async (repo) => {
+          await repo.insertKey(rec({ nid, keyId: "rolled-back" }), outbox(rolled));
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      expect((await store.repo.events.list(nid, { limit: 10 })).map((e) => e.id)).not.toContain(rolled.id);
     });
 
     it("insertKeys of 1000 rows with conflicts returns exactly the inserted ids", async () => {

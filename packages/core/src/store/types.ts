@@ -1,4 +1,6 @@
-import type { EventRepo } from "./events-repo.js";
+import type { EventRepo, OutboxWrite } from "./events-repo.js";
+
+export type { OutboxWrite };
 import type { KeyKind, KeyRecord, RevocationReason, KeyStatus } from "../types.js";
 
 /** Fields an update may write (docs/keys.md#update); `updateTime` is always set by the caller. */
@@ -41,8 +43,11 @@ export interface UsageCount {
 export interface Repo {
   /** the outbox (docs/events.md): events, their deliveries, expiry marks */
   readonly events: EventRepo;
-  /** Inserts unless (nid,key_id) or (nid,kind,request_id) exists; true when inserted. Never aborts the transaction. */
-  insertKey(rec: KeyRecord): Promise<boolean>;
+  /**
+   * Inserts unless (nid,key_id) or (nid,kind,request_id) exists; true when inserted. Never aborts the
+   * transaction. `outbox`: the change's events, written in the same statement, and only if inserted.
+   */
+  insertKey(rec: KeyRecord, outbox?: OutboxWrite): Promise<boolean>;
   /** Multi-row insert, ON CONFLICT DO NOTHING; returns the key_ids actually inserted. */
   insertKeys(recs: KeyRecord[]): Promise<Set<string>>;
   getKey(nid: string, keyId: string): Promise<KeyRecord | null>;
@@ -53,8 +58,8 @@ export interface Repo {
   getKeysByRequestIds(nid: string, kind: KeyKind, requestIds: string[]): Promise<KeyRecord[]>;
   listKeys(nid: string, q: ListQuery): Promise<KeyRecord[]>;
   updateKey(nid: string, keyId: string, patch: KeyPatch): Promise<KeyRecord | null>;
-  /** Marks revoked; returns the updated record, or null when absent. Does not check the prior state. */
-  revokeKey(nid: string, keyId: string, reason: RevocationReason, description: string, now: Date): Promise<KeyRecord | null>;
+  /** Marks revoked; returns the updated record, or null when absent. Does not check the prior state. `outbox` as for insertKey. */
+  revokeKey(nid: string, keyId: string, reason: RevocationReason, description: string, now: Date, outbox?: OutboxWrite): Promise<KeyRecord | null>;
   deleteKey(nid: string, keyId: string): Promise<boolean>;
   /** Non-revoked issued + imported keys of the network (for quota). */
   countLiveKeys(nid: string): Promise<number>;
