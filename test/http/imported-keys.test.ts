@@ -1329,17 +1329,28 @@ describe("logging", () => {
       } finally {
         repo.getKeys = orig;
       }
+      // an import without request_id is one INSERT on the pool, with one in a transaction
       const origTx = built.store.transaction;
+      const origInsert = repo.insertKey;
       (built.store as { transaction: typeof origTx }).transaction = async () => {
         throw new Error(`insert failed for ${raws[3]}`);
       };
+      repo.insertKey = async () => {
+        throw new Error(`insert failed for ${raws[3]}`);
+      };
       try {
-        const imp = await call("POST", BASE, { raw_key: raws[3], name: "x", actor_id: "log" });
-        expect(imp.status).toBe(500);
-        expect(JSON.parse(imp.text).error.message).toBe("An internal server error occurred.");
-        expect(imp.text).not.toContain(raws[3]);
+        for (const body of [
+          { raw_key: raws[3], name: "x", actor_id: "log" },
+          { raw_key: raws[3], name: "x", actor_id: "log", request_id: randomUUID() },
+        ]) {
+          const imp = await call("POST", BASE, body);
+          expect(imp.status).toBe(500);
+          expect(JSON.parse(imp.text).error.message).toBe("An internal server error occurred.");
+          expect(imp.text).not.toContain(raws[3]);
+        }
       } finally {
         (built.store as { transaction: typeof origTx }).transaction = origTx;
+        repo.insertKey = origInsert;
       }
       await built.runtime.lastUsed.flush(); // the last-used flush runs (and would log) now, not on its timer
     } finally {

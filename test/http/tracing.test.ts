@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Listening } from "@talos/server";
 import { TEST_SECRET, startTestServer, type TestServer } from "../support/harness.js";
@@ -107,16 +108,28 @@ describe("OpenTelemetry tracing", () => {
   });
 
   it("a write: the issue request's span holds the transaction, its queries and the audit event", async () => {
-    const res = await post(onApi, ISSUED, { name: "written", actor_id: actor("trace") });
+    // with a request_id the issue reads before it writes: a transaction
+    const res = await post(onApi, ISSUED, { name: "written", actor_id: actor("trace"), request_id: randomUUID() });
     expect(res.status).toBe(201);
     const spans = await traceOf(on, res.requestId);
     const server = one(spans, `POST ${ISSUED}`);
     const tx = one(spans, "talos.db.transaction");
     expect(tx.parentSpanId).toBe(server.spanId);
+    expect(one(spans, "talos.db.getKeysByRequestIds").parentSpanId).toBe(tx.spanId);
     const insert = one(spans, "talos.db.insertKey");
     expect(insert.parentSpanId).toBe(tx.spanId);
     const events = spans.flatMap((s) => s.events);
     expect(events).toContainEqual({ name: "APIKeyCreated", attributes: { "talos.key.id": res.body.issued_api_key.key_id, "talos.key.kind": "issued" } });
+  });
+
+  it("a write without request_id is one statement: the insert's span is the request's child, no transaction", async () => {
+    const res = await post(onApi, ISSUED, { name: "written", actor_id: actor("trace") });
+    expect(res.status).toBe(201);
+    const spans = await traceOf(on, res.requestId);
+    const server = one(spans, `POST ${ISSUED}`);
+    expect(spans.filter((s) => s.name === "talos.db.transaction")).toEqual([]);
+    expect(one(spans, "talos.db.insertKey").parentSpanId).toBe(server.spanId);
+    expect(spans.flatMap((s) => s.events)).toContainEqual({ name: "APIKeyCreated", attributes: { "talos.key.id": res.body.issued_api_key.key_id, "talos.key.kind": "issued" } });
   });
 
   it("continues an incoming sampled traceparent even at sample_rate 0", async () => {

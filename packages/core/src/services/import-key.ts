@@ -40,26 +40,36 @@ export async function importKey(ctx: ServiceContext, input: ImportInput): Promis
     return { record: existing, replay: true };
   };
 
-  const result = await ctx.store.transaction(async (repo): Promise<ImportResult> => {
-    if (input.requestId) {
-      const [existing] = await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]);
-      if (existing) return replayOf(existing);
-    }
-    const stored = await repo.getKey(ctx.nid, keyId);
-    if (stored) {
-      // a concurrent request with this request_id committed after our lookup above: that is a replay
-      if (input.requestId && stored.kind === "imported" && stored.requestId === input.requestId) return replayOf(stored);
-      throw duplicateImportError();
-    }
-    await checkQuota(ctx, repo);
-    // the event goes in the key's own INSERT statement, and only if the key does
-    if (await repo.insertKey(record, outboxWrite(ctx, [{ type: "api_key.imported", record, payload: createdPayload(record, "import") }]))) {
-      return { record, replay: false };
-    }
-    const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]) : [];
-    if (winner) return replayOf(winner);
+  const outbox = () => outboxWrite(ctx, [{ type: "api_key.imported", record, payload: createdPayload(record, "import") }]);
+
+  // Nothing to read first: the key and its event are one statement, committed on its own; a key
+  // already there (its id is the raw key's hash) makes the statement insert nothing.
+  const alone = async (): Promise<ImportResult> => {
+    if (await ctx.store.repo.insertKey(record, outbox())) return { record, replay: false };
     throw duplicateImportError();
-  });
+  };
+  const inTransaction = () =>
+    ctx.store.transaction(async (repo): Promise<ImportResult> => {
+      if (input.requestId) {
+        const [existing] = await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]);
+        if (existing) return replayOf(existing);
+      }
+      const stored = await repo.getKey(ctx.nid, keyId);
+      if (stored) {
+        // a concurrent request with this request_id committed after our lookup above: that is a replay
+        if (input.requestId && stored.kind === "imported" && stored.requestId === input.requestId) return replayOf(stored);
+        throw duplicateImportError();
+      }
+      await checkQuota(ctx, repo);
+      // the event goes in the key's own INSERT statement, and only if the key does
+      if (await repo.insertKey(record, outbox())) {
+        return { record, replay: false };
+      }
+      const [winner] = input.requestId ? await repo.getKeysByRequestIds(ctx.nid, "imported", [input.requestId]) : [];
+      if (winner) return replayOf(winner);
+      throw duplicateImportError();
+    });
+  const result = await (input.requestId || ctx.config.quota.api_keys_max !== null ? inTransaction() : alone());
   if (!result.replay) ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId, actorId: record.actorId, operation: "import" });
   return result;
 }

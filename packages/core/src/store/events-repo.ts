@@ -1,7 +1,7 @@
-import { and, desc, eq, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { ClaimedDelivery, Delivery, DeliveryState, EventQuery, KeyEvent } from "../events/types.js";
 import type { KeyRecord } from "../types.js";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { PgDatabase, PgQueryResultHKT, PgTable } from "drizzle-orm/pg-core";
 import type { WithSubquery } from "drizzle-orm";
 import { apiKeys, eventDeliveries, eventExpiryMarks, events, type EventDeliveryRow, type EventRow } from "./schema.js";
 
@@ -49,6 +49,41 @@ export function outboxCtes(db: AnyPgDatabase, w: OutboxWrite): WithSubquery[] | 
   const ctes: WithSubquery[] = [db.$with("talos_outbox_events", {}).as(db.insert(events).values(w.events).getSQL())];
   if (w.deliveries.length > 0) ctes.push(db.$with("talos_outbox_deliveries", {}).as(db.insert(eventDeliveries).values(w.deliveries).getSQL()));
   return ctes;
+}
+
+/**
+ * The outbox write as data-modifying CTEs that insert only when `gate`, an earlier CTE of the same
+ * statement (the change itself, with RETURNING), returned a row. The statement is the whole change:
+ * nothing to undo when the change did not happen, so it needs no transaction of its own.
+ * `undefined` when the write does not fit one statement.
+ */
+export function gatedOutboxCtes(w: OutboxWrite, gate: string): SQL[] | undefined {
+  if (w.events.length === 0 || w.events.length > CHUNK || w.deliveries.length > CHUNK) return undefined;
+  const ctes = [sql`talos_outbox_events as (${insertIf(events, w.events as unknown as Record<string, unknown>[], gate)})`];
+  if (w.deliveries.length > 0)
+    ctes.push(sql`talos_outbox_deliveries as (${insertIf(eventDeliveries, w.deliveries as unknown as Record<string, unknown>[], gate)})`);
+  return ctes;
+}
+
+/**
+ * `insert into <table> (<columns>) select * from (values …) v where exists (select 1 from <gate>)`.
+ * INSERT … VALUES cannot carry a condition, so the rows become a VALUES list; each parameter is
+ * cast to its column's type (a VALUES list outside INSERT would otherwise type them as text) and
+ * encoded by its column, as drizzle's own insert does.
+ */
+function insertIf(table: PgTable, rows: Record<string, unknown>[], gate: string): SQL {
+  const columns = getTableColumns(table);
+  const keys = Object.keys(rows[0]!).filter((k) => rows[0]![k] !== undefined && columns[k] !== undefined);
+  const names = sql.join(
+    keys.map((k) => sql.identifier(columns[k]!.name)),
+    sql`, `,
+  );
+  const tuple = (r: Record<string, unknown>) =>
+    sql`(${sql.join(
+      keys.map((k) => sql`${sql.param(r[k], columns[k])}::${sql.raw(columns[k]!.getSQLType())}`),
+      sql`, `,
+    )})`;
+  return sql`insert into ${table} (${names}) select * from (values ${sql.join(rows.map(tuple), sql`, `)}) as v where exists (select 1 from ${sql.identifier(gate)})`;
 }
 
 export interface DeliveryOutcome {

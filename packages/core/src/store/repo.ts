@@ -3,7 +3,7 @@ import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-o
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
 import { addUsage, pruneUsage, usageOf } from "./usage-repo.js";
-import { createEventRepo, outboxCtes, type OutboxWrite } from "./events-repo.js";
+import { createEventRepo, gatedOutboxCtes, outboxCtes, type OutboxWrite } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
 import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
@@ -161,17 +161,27 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
 
     insertKey: (rec, outbox) =>
       guard(async () => {
-        const ctes = outbox && outboxCtes(db, outbox);
-        if (outbox && !ctes) await events.insert(outbox.events, outbox.deliveries);
-        const rows = await (ctes ? db.with(...ctes) : db)
-          .insert(apiKeys)
-          .values(recordToRow(rec))
-          .onConflictDoNothing()
-          .returning({ keyId: apiKeys.keyId });
-        const inserted = rows.length === 1;
-        if (outbox && !inserted) await events.remove(outbox.events.map((e) => e.id));
-        else if (outbox?.notify && outbox.deliveries.length > 0) await events.notify(outbox.notify);
-        return inserted;
+        const insert = (h: AnyPgDatabase) => h.insert(apiKeys).values(recordToRow(rec)).onConflictDoNothing().returning({ keyId: apiKeys.keyId });
+        if (!outbox) return (await insert(db)).length === 1;
+        // The common case is one statement: the key, its event and deliveries only if the key is
+        // new, and the dispatchers' wake-up. Atomic on its own, so the pool handle may run it
+        // without a transaction (one round trip instead of BEGIN, INSERT, COMMIT).
+        const gated = gatedOutboxCtes(outbox, "talos_key");
+        if (gated) {
+          const wake = outbox.notify && outbox.deliveries.length > 0 ? sql`, pg_notify(${outbox.notify}, '')` : sql``;
+          const res = await db.execute(sql`with talos_key as ${insert(db)}, ${sql.join(gated, sql`, `)} select key_id${wake} from talos_key`);
+          return rowsOf(res).length === 1;
+        }
+        // an outbox too large for one statement: several, in a transaction of their own if need be
+        const several = async (h: AnyPgDatabase) => {
+          const ev = createEventRepo(h, (fn) => fn());
+          await ev.insert(outbox.events, outbox.deliveries);
+          const inserted = (await insert(h)).length === 1;
+          if (!inserted) await ev.remove(outbox.events.map((e) => e.id));
+          else if (outbox.notify && outbox.deliveries.length > 0) await ev.notify(outbox.notify);
+          return inserted;
+        };
+        return inTx ? several(db) : db.transaction((tx) => several(tx));
       }),
 
     insertKeys: (recs) =>

@@ -13,7 +13,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KeyStatus, keyRecord, keyStatus, type KeyKind, type KeyRecord } from "../types.js";
 import type { KeyEvent } from "../events/types.js";
 import {
@@ -198,6 +198,49 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
         }),
       ).rejects.toThrow("abort");
       expect((await store.repo.events.list(nid, { limit: 10 })).map((e) => e.id)).not.toContain(rolled.id);
+    });
+
+    it("insertKey with an outbox outside a transaction is one statement: event and deliveries only for a new key, values as written", async () => {
+      const nid = randomUUID();
+      const first = rec({ nid, kind: "imported", keyId: "e".repeat(64) });
+      const event = (id: string): KeyEvent => ({
+        id,
+        nid,
+        type: "api_key.imported",
+        keyId: first.keyId,
+        keyKind: "imported",
+        actorId: "actor",
+        source: "admin_api",
+        principal: "tok-1",
+        occurredTime: new Date("2026-03-01T12:34:56.789Z"),
+        payload: { name: "n", scopes: ["a", "b"], nested: { n: 1, s: 'it\'s "quoted"' } },
+      });
+      const outbox = (e: KeyEvent) => ({
+        events: [e],
+        deliveries: ["hook-a", "hook-b"].map((webhookId) => ({ eventId: e.id, webhookId, nid, nextAttemptTime: e.occurredTime })),
+        notify: "talos_events",
+      });
+      const won = event(randomUUID());
+      const dup = event(randomUUID());
+      let woken = 0;
+      const unlisten = await store.listen("talos_events", () => woken++);
+      try {
+        expect(await store.repo.insertKey(first, outbox(won))).toBe(true);
+        // a duplicate key: the statement inserts nothing at all
+        expect(await store.repo.insertKey({ ...first, name: "dup" }, outbox(dup))).toBe(false);
+        await vi.waitFor(() => expect(woken).toBeGreaterThanOrEqual(1));
+      } finally {
+        await unlisten();
+      }
+      expect((await store.repo.getKey(nid, first.keyId))?.name).toBe(first.name);
+      const stored = await store.repo.events.get(nid, won.id);
+      expect(stored?.event).toEqual(won);
+      expect(stored?.deliveries.map((d) => d.webhookId).sort()).toEqual(["hook-a", "hook-b"]);
+      expect(
+        stored?.deliveries.every((d) => d.state === "pending" && d.attempts === 0 && d.nextAttemptTime.getTime() === won.occurredTime.getTime()),
+      ).toBe(true);
+      expect(await store.repo.events.get(nid, dup.id)).toBeNull();
+      expect((await store.repo.events.list(nid, { limit: 10 })).map((e) => e.id)).toEqual([won.id]);
     });
 
     it("insertKeys of 1000 rows with conflicts returns exactly the inserted ids", async () => {
