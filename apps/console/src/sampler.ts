@@ -26,13 +26,20 @@ function sumBy(metrics: MetricJson[], name: string, label: string): Record<strin
   return out;
 }
 
+/**
+ * The counters the overview reads, and all a metrics source needs to collect: a whole registry
+ * read would also run the collectors that query the database (readiness, the outbox's backlog).
+ */
+export const CHARTED_METRICS = ["talos_verifications_total", "talos_verification_cache_total", "talos_rate_limit_decisions_total"] as const;
+
 export async function readTotals(source: MetricsSource, at: number): Promise<Totals> {
   const m = await source();
+  const [verifications, cache, limiter] = CHARTED_METRICS;
   return {
     at,
-    verifications: sumBy(m, "talos_verifications_total", "result"),
-    cache: sumBy(m, "talos_verification_cache_total", "result"),
-    limiter: sumBy(m, "talos_rate_limit_decisions_total", "decision"),
+    verifications: sumBy(m, verifications, "result"),
+    cache: sumBy(m, cache, "result"),
+    limiter: sumBy(m, limiter, "decision"),
   };
 }
 

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { createConsoleApp, type ConsoleAuthenticator } from "@talos/console";
+import { CHARTED_METRICS, createConsoleApp, type ConsoleAuthenticator, type MetricJson } from "@talos/console";
 import type { Config } from "@talos/core";
 import { isRefusal, type AdminGuard, type AppDeps, type AppEnv, type Metrics } from "@talos/http";
 
@@ -9,7 +9,13 @@ export type ConsoleApp = ReturnType<typeof createConsoleApp>;
 export function consoleFor(config: Config, deps: AppDeps, metrics: Metrics, auth?: ConsoleAuthenticator): ConsoleApp | null {
   if (!config.serve.console.enabled) return null;
   const signIn = auth ?? (deps.adminGuard ? guardSignIn(deps.adminGuard) : undefined);
-  return createConsoleApp({ app: deps, auth: signIn, metrics: () => metrics.registry.getMetricsAsJSON() });
+  // only the charted counters: the sampler reads every 10 s, and the whole registry would run the
+  // readiness and outbox collectors: database round trips each time, on the event loop with PGlite
+  const charted = async (): Promise<MetricJson[]> => {
+    const read = await Promise.all(CHARTED_METRICS.map((name) => metrics.registry.getSingleMetric(name)?.get()));
+    return read.filter((m) => m !== undefined) as MetricJson[];
+  };
+  return createConsoleApp({ app: deps, auth: signIn, metrics: charted });
 }
 
 /**
