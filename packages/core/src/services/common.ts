@@ -102,6 +102,14 @@ export async function checkQuota(ctx: ServiceContext, repo: Repo, adding = 1): P
   }
 }
 
+/**
+ * A create needs reads before its write (and so a transaction) only for a request_id replay or the
+ * key quota; otherwise the key's INSERT, with its event, is the whole change (Repo.insertKey).
+ */
+export function createNeedsReads(ctx: ServiceContext, f: CreateFields): boolean {
+  return Boolean(f.requestId) || ctx.config.quota.api_keys_max !== null;
+}
+
 export function newRecord(ctx: ServiceContext, kind: KeyKind, keyId: string, f: CreateFields, now: number, fingerprint: string | null): KeyRecord {
   return keyRecord(
     {

@@ -3,7 +3,7 @@ import { importedKeyId } from "../keys/imported-key.js";
 import type { KeyRecord } from "../types.js";
 import { createdPayload, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
-import { checkQuota, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
+import { checkQuota, createNeedsReads, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
 /** Longest raw key an import accepts (docs/keys.md#import). */
 export const RAW_KEY_MAX_CHARS = 4096;
@@ -69,7 +69,7 @@ export async function importKey(ctx: ServiceContext, input: ImportInput): Promis
       if (winner) return replayOf(winner);
       throw duplicateImportError();
     });
-  const result = await (input.requestId || ctx.config.quota.api_keys_max !== null ? inTransaction() : alone());
+  const result = await (createNeedsReads(ctx, input) ? inTransaction() : alone());
   if (!result.replay) ctx.hooks.event({ event: "APIKeyCreated", kind: "imported", keyId, actorId: record.actorId, operation: "import" });
   return result;
 }

@@ -3,7 +3,7 @@ import { TalosError } from "../errors.js";
 import type { KeyRecord } from "../types.js";
 import { createdPayload, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
-import { checkQuota, checkVisibility, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
+import { checkQuota, createNeedsReads, checkVisibility, idempotencyConflict, newRecord, requestFingerprint, type CreateFields } from "./common.js";
 
 export interface IssueResult {
   record: KeyRecord;
@@ -46,7 +46,7 @@ export async function issueKey(ctx: ServiceContext, input: CreateFields): Promis
       if (winner) return replayOf(winner);
       throw new TalosError("internal_server_error", "key id collision");
     });
-  const result = await (input.requestId || ctx.config.quota.api_keys_max !== null ? inTransaction() : alone());
+  const result = await (createNeedsReads(ctx, input) ? inTransaction() : alone());
   if (!result.replay) ctx.hooks.event({ event: "APIKeyCreated", kind: "issued", keyId: record.keyId, actorId: record.actorId, operation: "issue" });
   return result;
 }

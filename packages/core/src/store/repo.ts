@@ -3,7 +3,7 @@ import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-o
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
 import { addUsage, pruneUsage, usageOf } from "./usage-repo.js";
-import { createEventRepo, gatedOutboxCtes, outboxCtes, type OutboxWrite } from "./events-repo.js";
+import { createEventRepo, gatedOutboxCtes, outboxCtes, type EventRepo, type OutboxWrite } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
 import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
 
@@ -173,15 +173,14 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
           return rowsOf(res).length === 1;
         }
         // an outbox too large for one statement: several, in a transaction of their own if need be
-        const several = async (h: AnyPgDatabase) => {
-          const ev = createEventRepo(h, (fn) => fn());
+        const several = async (h: AnyPgDatabase, ev: EventRepo) => {
           await ev.insert(outbox.events, outbox.deliveries);
           const inserted = (await insert(h)).length === 1;
           if (!inserted) await ev.remove(outbox.events.map((e) => e.id));
           else if (outbox.notify && outbox.deliveries.length > 0) await ev.notify(outbox.notify);
           return inserted;
         };
-        return inTx ? several(db) : db.transaction((tx) => several(tx));
+        return inTx ? several(db, events) : db.transaction((tx) => several(tx, createEventRepo(tx, (fn) => fn())));
       }),
 
     insertKeys: (recs) =>
