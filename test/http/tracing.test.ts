@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Listening } from "@talos/server";
 import { TEST_SECRET, startTestServer, type TestServer } from "../support/harness.js";
 import { ISSUED, VERIFY, actor } from "../support/http-expect.js";
@@ -169,7 +169,15 @@ describe("OpenTelemetry tracing", () => {
 
       const revoke = await post(withRedisApi, `${ISSUED}/${issued.body.issued_api_key.key_id}:revoke`, {});
       expect(revoke.status).toBe(204);
-      const revokeSpans = await traceOf(s, revoke.requestId);
+      // the PUBLISH runs after commit and is not awaited by the response: its span may end after the reply
+      const revokeSpans = await vi.waitFor(
+        async () => {
+          const spans = await traceOf(s, revoke.requestId);
+          expect(spans.some((x) => x.name === "talos.redis.publish")).toBe(true);
+          return spans;
+        },
+        { timeout: 5000, interval: 50 },
+      );
       const publish = one(revokeSpans, "talos.redis.publish");
       expect(publish.attributes).toMatchObject({ "db.system.name": "redis", "db.operation.name": "PUBLISH" });
       expect(publish.parentSpanId).toBe(one(revokeSpans, `POST ${ISSUED}/{key_id}:revoke`).spanId);
