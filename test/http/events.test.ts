@@ -57,6 +57,26 @@ describe.each(testDatabases())("events outbox on $name", (db) => {
     expect([...ids].sort().reverse()).toEqual(ids);
   });
 
+  it("concurrent revocations of one key: one succeeds, one event; the others see it revoked (409, or 200 for self-revoke)", async () => {
+    const a = actor("race");
+    const admin = await issue(s, { actor_id: a });
+    const self = await issue(s, { actor_id: a });
+    secrets.push(admin.secret, self.secret);
+    const [revokes, selfRevokes] = await Promise.all([
+      Promise.all(Array.from({ length: 8 }, () => s.request("POST", `${ISSUED}/${admin.key.key_id}:revoke`, { reason: "REVOCATION_REASON_KEY_COMPROMISE" }))),
+      Promise.all(Array.from({ length: 8 }, () => s.request("POST", SELF_REVOKE, { credential: self.secret }))),
+    ]);
+    expect(revokes.map((r) => r.status).sort()).toEqual([204, 409, 409, 409, 409, 409, 409, 409]);
+    for (const r of revokes.filter((x) => x.status === 409)) expect(r.body.error.message).toBe("key is already revoked");
+    expect(selfRevokes.map((r) => r.status)).toEqual(Array(8).fill(200));
+    for (const key of [admin.key, self.key]) {
+      expect((await eventsOf(key.key_id)).map((e) => e.type)).toEqual(["api_key.revoked", "api_key.issued"]);
+      const stored = await s.request("GET", `${ISSUED}/${key.key_id}`);
+      expect(stored.body.status).toBe("KEY_STATUS_REVOKED");
+    }
+    expect((await eventsOf(admin.key.key_id))[0]!.payload.reason).toBe("REVOCATION_REASON_KEY_COMPROMISE");
+  });
+
   it("self-revoke, import, batch import, delete", async () => {
     const a = actor("ev2");
     const { key, secret } = await issue(s, { actor_id: a });

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { TalosError, badRequest, notFound } from "../errors.js";
 import { formatGoDuration } from "../duration.js";
 import { isImportedKeyId, isUuid } from "../keys/ids.js";
-import type { Repo } from "../store/types.js";
-import { KeyVisibility, keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy } from "../types.js";
+import type { OutboxWrite, Repo } from "../store/types.js";
+import { KeyVisibility, keyRecord, type KeyKind, type KeyRecord, type RateLimitPolicy, type RevocationReason } from "../types.js";
 import type { ServiceContext } from "./context.js";
 
 /** Limits of a key's fields (docs/keys.md#issue, docs/wire.md#nested-messages): the transport validates against these. */
@@ -160,4 +160,23 @@ export async function mutate<T>(
   const targets = typeof evict === "function" ? evict(result) : evict;
   for (const t of targets) ctx.hooks.afterMutation(t.kind, t.keyId);
   return result;
+}
+
+/**
+ * Revokes a key read without a lock, in one statement that matches only while it is still active and
+ * still that key (Repo.revokeActiveKey), with its event and the cross-instance invalidation; evicts
+ * locally after commit. False when a concurrent change got there first: the caller decides again
+ * under a lock (mutate). Two round trips on the pool (the read, the statement) instead of five.
+ */
+export async function revokeAsRead(
+  ctx: ServiceContext,
+  current: KeyRecord,
+  reason: RevocationReason,
+  description: string,
+  outbox: OutboxWrite | undefined,
+): Promise<boolean> {
+  const notify = ctx.hooks.invalidationPayload?.(current.kind, current.keyId) ?? undefined;
+  const revoked = await ctx.store.repo.revokeActiveKey(current, reason, description, new Date(ctx.clock()), outbox, notify);
+  if (revoked) ctx.hooks.afterMutation(current.kind, current.keyId);
+  return revoked;
 }

@@ -1,9 +1,9 @@
 import { TalosError, notFound } from "../errors.js";
 import { importedKeyId } from "../keys/imported-key.js";
-import { RevocationReason, type KeyKind } from "../types.js";
+import { RevocationReason, type KeyKind, type KeyRecord } from "../types.js";
 import { REVOCATION_REASON_NAMES, outboxWrite } from "../events/record.js";
 import type { ServiceContext } from "./context.js";
-import { mutate } from "./common.js";
+import { mutate, revokeAsRead } from "./common.js";
 
 /** docs/keys.md#self-revocation: proof of possession; idempotent; nothing distinguishes "malformed" from "unknown". */
 export async function selfRevoke(ctx: ServiceContext, credential: string, reason: number): Promise<void> {
@@ -25,19 +25,30 @@ export async function selfRevoke(ctx: ServiceContext, credential: string, reason
     kind = "imported";
     keyId = importedKeyId(ctx.nid, credential);
   }
-  let revokedNow = false;
-  const rec = await mutate(
-    ctx,
-    () => (revokedNow ? [{ kind, keyId }] : []),
-    async (repo) => {
-      const current = await repo.getKeyForUpdate(ctx.nid, keyId);
-      if (!current || current.kind !== kind) throw notFound();
-      if (current.revoked) return current;
-      revokedNow = true;
-      const payload = { reason: REVOCATION_REASON_NAMES[reason] ?? REVOCATION_REASON_NAMES[0]!, description: "" };
-      const outbox = outboxWrite(ctx, [{ type: "api_key.revoked", record: current, payload, source: "self_revoke" }]);
-      return repo.revokeKey(ctx.nid, keyId, reason as RevocationReason, "", new Date(ctx.clock()), outbox);
-    },
-  );
-  if (revokedNow) ctx.hooks.event({ event: "APIKeyRevoked", kind, keyId, actorId: rec?.actorId ?? "", reason, self: true });
+  const revocation = (current: KeyRecord) => {
+    const payload = { reason: REVOCATION_REASON_NAMES[reason] ?? REVOCATION_REASON_NAMES[0]!, description: "" };
+    return outboxWrite(ctx, [{ type: "api_key.revoked", record: current, payload, source: "self_revoke" }]);
+  };
+  const read = await ctx.store.repo.getKey(ctx.nid, keyId);
+  if (!read || read.kind !== kind) throw notFound();
+  if (read.revoked) return;
+  let revokedNow = true;
+  let actorId = read.actorId;
+  if (!(await revokeAsRead(ctx, read, reason as RevocationReason, "", revocation(read)))) {
+    // changed since the read: decide under the row lock
+    revokedNow = false;
+    const rec = await mutate(
+      ctx,
+      () => (revokedNow ? [{ kind, keyId }] : []),
+      async (repo) => {
+        const current = await repo.getKeyForUpdate(ctx.nid, keyId);
+        if (!current || current.kind !== kind) throw notFound();
+        if (current.revoked) return current;
+        revokedNow = true;
+        return repo.revokeKey(ctx.nid, keyId, reason as RevocationReason, "", new Date(ctx.clock()), revocation(current));
+      },
+    );
+    actorId = rec?.actorId ?? "";
+  }
+  if (revokedNow) ctx.hooks.event({ event: "APIKeyRevoked", kind, keyId, actorId, reason, self: true });
 }

@@ -1,11 +1,11 @@
-import { and, asc, eq, gt, is, isNull, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, is, isNull, lte, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { PgTransaction, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { KeyStatus, type KeyKind, type KeyRecord, type KeyVisibility, type RevocationReason } from "../types.js";
 import { wrapDbError } from "./errors.js";
 import { addUsage, pruneUsage, usageOf } from "./usage-repo.js";
 import { createEventRepo, gatedOutboxCtes, outboxCtes, type EventRepo, type OutboxWrite } from "./events-repo.js";
 import { apiKeys, type ApiKeyInsert, type ApiKeyRow } from "./schema.js";
-import type { KeyPatch, LastUsedTouch, ListQuery, Repo, StoreStats } from "./types.js";
+import type { KeyPatch, LastUsedTouch, ListQuery, PgNotification, Repo, StoreStats } from "./types.js";
 
 /** The pool handle or a transaction handle of either driver. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -156,6 +156,35 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
   const whereKey = (nid: string, keyId: string) => and(eq(apiKeys.nid, nid), eq(apiKeys.keyId, keyId));
 
   const events = createEventRepo(db, guard);
+
+  /**
+   * A change of one key row (`change`: an INSERT or UPDATE … RETURNING key_id) with its outbox write
+   * and notifications, true when it touched a row. Usually one statement: the change as a CTE, the
+   * event and deliveries inserted only if it returned a row, the pg_notify calls selected from it.
+   * Atomic on its own, so the pool handle runs it without a transaction (one round trip instead of
+   * BEGIN, …, COMMIT).
+   */
+  async function changeWithOutbox(change: (h: AnyPgDatabase) => SQLWrapper, outbox?: OutboxWrite, notify?: PgNotification): Promise<boolean> {
+    const gated = outbox ? gatedOutboxCtes(outbox, "talos_key") : [];
+    const wakes: SQL[] = [];
+    if (notify) wakes.push(sql`, pg_notify(${notify.channel}, ${notify.payload})`);
+    if (outbox?.notify && outbox.deliveries.length > 0) wakes.push(sql`, pg_notify(${outbox.notify}, '')`);
+    if (gated) {
+      const ctes = gated.length > 0 ? sql`, ${sql.join(gated, sql`, `)}` : sql``;
+      const res = await db.execute(sql`with talos_key as ${change(db)}${ctes} select key_id${sql.join(wakes)} from talos_key`);
+      return rowsOf(res).length === 1;
+    }
+    // an outbox too large for one statement: several, in a transaction of their own if need be
+    const several = async (h: AnyPgDatabase, ev: EventRepo) => {
+      await ev.insert(outbox!.events, outbox!.deliveries);
+      const res = await h.execute(sql`with talos_key as ${change(h)} select key_id${sql.join(wakes)} from talos_key`);
+      const changed = rowsOf(res).length === 1;
+      if (!changed) await ev.remove(outbox!.events.map((e) => e.id));
+      return changed;
+    };
+    return inTx ? several(db, events) : db.transaction((tx) => several(tx, createEventRepo(tx, (fn) => fn())));
+  }
+
   return {
     events,
 
@@ -163,24 +192,7 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
       guard(async () => {
         const insert = (h: AnyPgDatabase) => h.insert(apiKeys).values(recordToRow(rec)).onConflictDoNothing().returning({ keyId: apiKeys.keyId });
         if (!outbox) return (await insert(db)).length === 1;
-        // The common case is one statement: the key, its event and deliveries only if the key is
-        // new, and the dispatchers' wake-up. Atomic on its own, so the pool handle may run it
-        // without a transaction (one round trip instead of BEGIN, INSERT, COMMIT).
-        const gated = gatedOutboxCtes(outbox, "talos_key");
-        if (gated) {
-          const wake = outbox.notify && outbox.deliveries.length > 0 ? sql`, pg_notify(${outbox.notify}, '')` : sql``;
-          const res = await db.execute(sql`with talos_key as ${insert(db)}, ${sql.join(gated, sql`, `)} select key_id${wake} from talos_key`);
-          return rowsOf(res).length === 1;
-        }
-        // an outbox too large for one statement: several, in a transaction of their own if need be
-        const several = async (h: AnyPgDatabase, ev: EventRepo) => {
-          await ev.insert(outbox.events, outbox.deliveries);
-          const inserted = (await insert(h)).length === 1;
-          if (!inserted) await ev.remove(outbox.events.map((e) => e.id));
-          else if (outbox.notify && outbox.deliveries.length > 0) await ev.notify(outbox.notify);
-          return inserted;
-        };
-        return inTx ? several(db, events) : db.transaction((tx) => several(tx, createEventRepo(tx, (fn) => fn())));
+        return changeWithOutbox(insert, outbox);
       }),
 
     insertKeys: (recs) =>
@@ -285,6 +297,20 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
         else if (outbox?.notify && outbox.deliveries.length > 0) await events.notify(outbox.notify);
         return r ? rowToRecord(r) : null;
       }),
+
+    revokeActiveKey: (key, reason, description, now, outbox, notify) =>
+      guard(() =>
+        changeWithOutbox(
+          (h) =>
+            h
+              .update(apiKeys)
+              .set({ revoked: true, revocationReason: reason, revocationDescription: description, updateTime: now })
+              .where(and(whereKey(key.nid, key.keyId), eq(apiKeys.kind, key.kind), eq(apiKeys.actorId, key.actorId), eq(apiKeys.revoked, false)))
+              .returning({ keyId: apiKeys.keyId }),
+          outbox,
+          notify,
+        ),
+      ),
 
     deleteKey: (nid, keyId) =>
       guard(async () => {

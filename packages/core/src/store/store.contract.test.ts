@@ -243,6 +243,67 @@ export function describeStoreContract(name: string, openFn: () => Promise<Store>
       expect((await store.repo.events.list(nid, { limit: 10 })).map((e) => e.id)).toEqual([won.id]);
     });
 
+    it("revokeActiveKey outside a transaction revokes only the active key it names, with its event and notifications", async () => {
+      const nid = randomUUID();
+      const key = rec({ nid, actorId: "owner" });
+      const other = rec({ nid, actorId: "someone" });
+      const gone = rec({ nid, actorId: "owner" });
+      for (const r of [key, other]) expect(await store.repo.insertKey(r)).toBe(true);
+      const revocation = (keyId: string) => {
+        const e: KeyEvent = {
+          id: randomUUID(),
+          nid,
+          type: "api_key.revoked",
+          keyId,
+          keyKind: "issued",
+          actorId: "owner",
+          source: "admin_api",
+          principal: "",
+          occurredTime: new Date("2026-03-02T00:00:00.000Z"),
+          payload: { reason: "REVOCATION_REASON_KEY_COMPROMISE", description: "" },
+        };
+        return { events: [e], deliveries: [{ eventId: e.id, webhookId: "hook-a", nid, nextAttemptTime: e.occurredTime }], notify: "talos_events" };
+      };
+      const now = new Date("2026-03-02T00:00:01.000Z");
+      const first = revocation(key.keyId);
+      const again = revocation(key.keyId);
+      const missing = revocation(gone.keyId);
+      const wrongActor = revocation(other.keyId);
+      const woken: string[] = [];
+      const unlistenEvents = await store.listen("talos_events", () => woken.push("events"));
+      const unlistenKeys = await store.listen("talos_test_invalidation", (p) => woken.push(p));
+      try {
+        expect(await store.repo.revokeActiveKey(key, 1, "", now, first, { channel: "talos_test_invalidation", payload: key.keyId })).toBe(true);
+        // already revoked, absent, or not the key that was read (another actor): nothing written, nothing sent
+        expect(await store.repo.revokeActiveKey(key, 4, "again", now, again, { channel: "talos_test_invalidation", payload: "again" })).toBe(false);
+        expect(await store.repo.revokeActiveKey(gone, 1, "", now, missing, { channel: "talos_test_invalidation", payload: "missing" })).toBe(false);
+        expect(await store.repo.revokeActiveKey({ ...other, actorId: "owner" }, 1, "", now, wrongActor)).toBe(false);
+        await vi.waitFor(() => expect(woken).toEqual(expect.arrayContaining(["events", key.keyId])));
+        await sleep(100);
+        expect(woken.filter((w) => w !== "events")).toEqual([key.keyId]);
+      } finally {
+        await unlistenEvents();
+        await unlistenKeys();
+      }
+      const stored = await store.repo.getKey(nid, key.keyId);
+      expect(stored).toMatchObject({ revoked: true, revocationReason: 1, revocationDescription: "", updateTime: now });
+      expect((await store.repo.getKey(nid, other.keyId))?.revoked).toBe(false);
+      expect((await store.repo.events.list(nid, { limit: 10 })).map((e) => e.id)).toEqual([first.events[0]!.id]);
+      expect((await store.repo.events.get(nid, first.events[0]!.id))?.deliveries.map((d) => d.webhookId)).toEqual(["hook-a"]);
+      // inside a transaction it joins the transaction: a rollback undoes the revocation and its event
+      const third = rec({ nid, actorId: "owner" });
+      await store.repo.insertKey(third);
+      const rolled = revocation(third.keyId);
+      await expect(
+        store.transaction(async (repo) => {
+          expect(await repo.revokeActiveKey(third, 1, "", now, rolled)).toBe(true);
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      expect((await store.repo.getKey(nid, third.keyId))?.revoked).toBe(false);
+      expect(await store.repo.events.get(nid, rolled.events[0]!.id)).toBeNull();
+    });
+
     it("insertKeys of 1000 rows with conflicts returns exactly the inserted ids", async () => {
       const nid = randomUUID();
       const existing = Array.from({ length: 10 }, () => rec({ nid }));
@@ -667,7 +728,7 @@ function describeStatementCounts(name: string, make: () => Promise<{ db: (l: { l
       await env?.close();
     });
 
-    it("insertKeys(1000) is one INSERT, getKeys(500) one SELECT, touchLastUsed(100) one UPDATE", async () => {
+    it("insertKeys(1000) is one INSERT, getKeys(500) one SELECT, touchLastUsed(100) one UPDATE, revokeActiveKey one statement", async () => {
       const { repo, queries } = countingRepo(env.db);
       const nid = randomUUID();
       const recs = Array.from({ length: 1000 }, () => rec({ nid, scopes: ["a", "b"], metadata: { i: 1 } }));
@@ -685,6 +746,14 @@ function describeStatementCounts(name: string, make: () => Promise<{ db: (l: { l
       const n = await repo.touchLastUsed(recs.slice(0, 100).map((r) => ({ nid, keyId: r.keyId, time: new Date() })));
       expect(n).toBe(100);
       expect(queries.length).toBe(1);
+
+      // a revocation with its event, delivery and both notifications: one statement
+      queries.length = 0;
+      const e = { id: randomUUID(), nid, type: "api_key.revoked" as const, keyId: recs[0]!.keyId, keyKind: "issued" as const, actorId: recs[0]!.actorId, source: "admin_api" as const, principal: "", occurredTime: new Date(), payload: {} };
+      const outbox = { events: [e], deliveries: [{ eventId: e.id, webhookId: "w", nid, nextAttemptTime: e.occurredTime }], notify: "talos_events" };
+      expect(await repo.revokeActiveKey(recs[0]!, 1, "", new Date(), outbox, { channel: "talos_invalidate", payload: "{}" })).toBe(true);
+      expect(queries.length).toBe(1);
+      expect(queries[0]).toMatch(/^with talos_key as \(update "api_keys" .*pg_notify.*pg_notify/is);
 
       queries.length = 0;
       await repo.insertKeys(Array.from({ length: 4500 }, () => rec({ nid })));

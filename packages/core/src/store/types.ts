@@ -8,6 +8,12 @@ export type KeyPatch = Partial<
   Pick<KeyRecord, "name" | "scopes" | "metadata" | "rateLimitPolicy" | "allowedCidrs">
 > & { updateTime: Date };
 
+/** A pg_notify(channel, payload) sent with a change, delivered on commit. */
+export interface PgNotification {
+  channel: string;
+  payload: string;
+}
+
 export interface ListQuery {
   kind: KeyKind;
   actorId?: string;
@@ -60,6 +66,19 @@ export interface Repo {
   updateKey(nid: string, keyId: string, patch: KeyPatch): Promise<KeyRecord | null>;
   /** Marks revoked; returns the updated record, or null when absent. Does not check the prior state. `outbox` as for insertKey. */
   revokeKey(nid: string, keyId: string, reason: RevocationReason, description: string, now: Date, outbox?: OutboxWrite): Promise<KeyRecord | null>;
+  /**
+   * Revokes `key` if it is still active and still the key the caller read (same kind and actor): one
+   * statement with `outbox` and `notify` (sent on commit), atomic on its own, so the pool repo needs
+   * no transaction. False when no row matched: absent, already revoked, or replaced since the read.
+   */
+  revokeActiveKey(
+    key: Pick<KeyRecord, "nid" | "keyId" | "kind" | "actorId">,
+    reason: RevocationReason,
+    description: string,
+    now: Date,
+    outbox?: OutboxWrite,
+    notify?: PgNotification,
+  ): Promise<boolean>;
   deleteKey(nid: string, keyId: string): Promise<boolean>;
   /** Non-revoked issued + imported keys of the network (for quota). */
   countLiveKeys(nid: string): Promise<number>;
