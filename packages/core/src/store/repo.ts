@@ -305,7 +305,14 @@ export function createRepo(db: AnyPgDatabase, opts: RepoOptions = {}): Repo {
             h
               .update(apiKeys)
               .set({ revoked: true, revocationReason: reason, revocationDescription: description, updateTime: now })
-              .where(and(whereKey(key.nid, key.keyId), eq(apiKeys.kind, key.kind), eq(apiKeys.actorId, key.actorId), eq(apiKeys.revoked, false)))
+              // The extra conditions are IS NOT DISTINCT FROM, which no index serves: written as `=`, the
+              // planner took the (nid, kind) prefix of another index and scanned every key of the kind.
+              .where(
+                and(
+                  whereKey(key.nid, key.keyId),
+                  sql`(${apiKeys.kind}, ${apiKeys.actorId}, ${apiKeys.revoked}) is not distinct from (${key.kind}, ${key.actorId}, false)`,
+                ),
+              )
               .returning({ keyId: apiKeys.keyId }),
           outbox,
           notify,
