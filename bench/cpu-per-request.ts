@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
-import { ROOT, startProcess, talosEntry, type Proc } from "./proc.js";
+import { ROOT, startProcess, TALOS_READY_LINE, talosEntry, talosServerEnv, type Proc } from "./proc.js";
 import { round } from "./stats.js";
 import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
 
@@ -87,22 +87,15 @@ async function main() {
       name,
       dir: work,
       args,
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: "production",
-        TALOS_PRINT_PORTS: "1",
-        TALOS_SERVE_HTTP_HOST: "127.0.0.1",
-        TALOS_SERVE_HTTP_PORT: "0",
-        TALOS_SERVE_METRICS_HOST: "127.0.0.1",
-        TALOS_SERVE_METRICS_PORT: "0",
+      env: talosServerEnv({
         TALOS_DB_DSN: "memory",
         TALOS_SECRETS_HMAC_CURRENT: `cpu-${randomBytes(16).toString("hex")}`,
         TALOS_CREDENTIALS_ISSUER: "https://bench.talos.local",
         TALOS_LOG_LEVEL: "info",
         TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_URLS: jwks,
         ...extra,
-      },
-      readyLine: /TALOS_PORTS (\d+) (\d+)/,
+      }),
+      readyLine: TALOS_READY_LINE,
     });
   const prof = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
   const talos = await startTalos("talos", {}, [...prof, ...entry.args, "serve", "admin"]);

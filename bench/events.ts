@@ -14,9 +14,9 @@ import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import postgres from "postgres";
 import { loadConfig } from "@talos/core";
 import { silentLogger } from "@talos/http";
+import { freshDatabase } from "../test/support/postgres.js";
 import { createServer, type TalosServer } from "@talos/server";
 
 const { values: args } = parseArgs({
@@ -34,20 +34,7 @@ const DSN = process.env.TALOS_BENCH_DSN || process.env.TALOS_TEST_DSN || "";
 
 async function database(): Promise<{ dsn: string; drop: () => Promise<void> }> {
   if (!DSN) return { dsn: "memory", drop: async () => {} };
-  const name = `talos_bench_events_${randomBytes(4).toString("hex")}`;
-  const admin = postgres(DSN, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(DSN);
-  url.pathname = `/${name}`;
-  return {
-    dsn: url.toString(),
-    drop: async () => {
-      const a = postgres(DSN, { max: 1, onnotice: () => {} });
-      await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+  return freshDatabase("talos_bench_events", DSN);
 }
 
 async function receiver() {

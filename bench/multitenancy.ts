@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
-import { startProcess, talosEntry, type Proc } from "./proc.js";
+import { startProcess, TALOS_READY_LINE, talosEntry, talosServerEnv, type Proc } from "./proc.js";
 import { round } from "./stats.js";
 import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
 
@@ -68,19 +68,12 @@ async function main() {
       name,
       dir: work,
       args: [...entry.args, "serve", "admin", ...args],
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: "production",
-        TALOS_PRINT_PORTS: "1",
-        TALOS_SERVE_HTTP_HOST: "127.0.0.1",
-        TALOS_SERVE_HTTP_PORT: "0",
-        TALOS_SERVE_METRICS_HOST: "127.0.0.1",
-        TALOS_SERVE_METRICS_PORT: "0",
+      env: talosServerEnv({
         TALOS_DB_DSN: "memory",
         TALOS_SECRETS_HMAC_CURRENT: `mt-${randomBytes(16).toString("hex")}`,
         TALOS_CREDENTIALS_ISSUER: "https://bench.talos.local",
-      },
-      readyLine: /TALOS_PORTS (\d+) (\d+)/,
+      }),
+      readyLine: TALOS_READY_LINE,
     });
   const off = await start("talos-single", []);
   procs.push(off);

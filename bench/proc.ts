@@ -89,3 +89,24 @@ function tail(path: string, lines = 20): string {
     return "";
   }
 }
+
+/** The ready line a server started with talosServerEnv prints: its API and metrics ports. */
+export const TALOS_READY_LINE = /TALOS_PORTS (\d+) (\d+)/;
+
+/**
+ * Environment of a talos server a bench starts: production mode, API and metrics on 127.0.0.1 on
+ * ports the OS picks (printed as TALOS_READY_LINE), plus `settings` (TALOS_DB_DSN, the secret, …).
+ */
+export function talosServerEnv(settings: Record<string, string>): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: "production",
+    TALOS_PRINT_PORTS: "1",
+    TALOS_SERVE_HTTP_HOST: "127.0.0.1",
+    TALOS_SERVE_HTTP_PORT: "0",
+    TALOS_SERVE_METRICS_HOST: "127.0.0.1",
+    TALOS_SERVE_METRICS_PORT: "0",
+    ...settings,
+  };
+}

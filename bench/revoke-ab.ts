@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import postgres from "postgres";
-import { ROOT, startProcess } from "./proc.js";
+import { ROOT, startProcess, TALOS_READY_LINE, talosServerEnv } from "./proc.js";
+import { freshDatabase } from "../test/support/postgres.js";
 import { findWrk, runWrk, type WrkRequest } from "./wrk.js";
 
 const { values: args } = parseArgs({
@@ -40,20 +40,7 @@ function cpuMs(pid: number): number {
 
 async function database(db: string, label: string): Promise<{ dsn: string; drop: () => Promise<void> }> {
   if (db === "embedded") return { dsn: `pglite://${dir}/${label}`, drop: async () => {} };
-  const name = `talos_revoke_ab_${randomBytes(4).toString("hex")}`;
-  const admin = postgres(ADMIN_DSN, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const u = new URL(ADMIN_DSN);
-  u.pathname = `/${name}`;
-  return {
-    dsn: u.toString(),
-    drop: async () => {
-      const a = postgres(ADMIN_DSN, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
+  return freshDatabase("talos_revoke_ab", ADMIN_DSN);
 }
 
 async function run(build: keyof typeof builds, db: string, round: number) {
@@ -63,21 +50,13 @@ async function run(build: keyof typeof builds, db: string, round: number) {
     name: label,
     dir,
     args: [`${builds[build]}/packages/cli/dist/main.js`, "serve", "admin", "--migrate"],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: "production",
-      TALOS_PRINT_PORTS: "1",
-      TALOS_SERVE_HTTP_HOST: "127.0.0.1",
-      TALOS_SERVE_HTTP_PORT: "0",
-      TALOS_SERVE_METRICS_HOST: "127.0.0.1",
-      TALOS_SERVE_METRICS_PORT: "0",
+    env: talosServerEnv({
       TALOS_DB_DSN: dsn,
       TALOS_SECRETS_HMAC_CURRENT: HMAC,
       TALOS_CREDENTIALS_ISSUER: "https://revoke-ab.talos.local",
       TALOS_LOG_LEVEL: "info",
-    },
-    readyLine: /TALOS_PORTS (\d+) (\d+)/,
+    }),
+    readyLine: TALOS_READY_LINE,
   });
   try {
     const url = `http://127.0.0.1:${p.ready[0]}`;

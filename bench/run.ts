@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
 import postgres from "postgres";
-import { fileSize, ROOT, startProcess, talosEntry, type Proc } from "./proc.js";
+import { fileSize, ROOT, startProcess, TALOS_READY_LINE, talosEntry, talosServerEnv, type Proc } from "./proc.js";
 import { paced } from "./paced.js";
 import { formatSummary, summarise, type ProfileSummary } from "./profile-summary.js";
 import { round } from "./stats.js";
@@ -122,22 +122,14 @@ const results: Results = { meta: {}, rows: [], pgDirect: null, invalidDbProof: n
 // ---------------------------------------------------------------- servers
 
 function talosEnv(dsn: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: "production",
-    TALOS_PRINT_PORTS: "1",
-    TALOS_SERVE_HTTP_HOST: "127.0.0.1",
-    TALOS_SERVE_HTTP_PORT: "0",
-    TALOS_SERVE_METRICS_HOST: "127.0.0.1",
-    TALOS_SERVE_METRICS_PORT: "0",
+  return talosServerEnv({
     TALOS_DB_DSN: dsn,
     TALOS_SECRETS_HMAC_CURRENT: HMAC,
     TALOS_CREDENTIALS_ISSUER: ISSUER,
     TALOS_LOG_LEVEL: "info",
     TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_URLS: jwksUrl,
     ...extra,
-  };
+  });
 }
 
 let jwksUrl = "";
@@ -154,7 +146,7 @@ async function startTalos(name: string, dsn: string, opts: { nodeArgs?: string[]
     dir: work,
     args: [...(opts.nodeArgs ?? []), ...entry.args, "serve", "admin", ...(opts.migrate ? ["--migrate"] : [])],
     env: talosEnv(dsn, opts.env),
-    readyLine: /TALOS_PORTS (\d+) (\d+)/,
+    readyLine: TALOS_READY_LINE,
   });
   procs.push(p);
   return { proc: p, url: `http://127.0.0.1:${p.ready[0]}` };

@@ -15,9 +15,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
-import postgres from "postgres";
 import { percentiles } from "./stats.js";
-import { startProcess, talosEntry, type Proc } from "./proc.js";
+import { startProcess, TALOS_READY_LINE, talosEntry, talosServerEnv, type Proc } from "./proc.js";
+import { freshDatabase } from "../test/support/postgres.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -47,18 +47,9 @@ let proc: Proc | undefined;
 let dropDb = async () => {};
 
 async function freshPgDatabase(adminDsn: string): Promise<string> {
-  const name = `talos_soak_${randomBytes(4).toString("hex")}`;
-  const admin = postgres(adminDsn, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  dropDb = async () => {
-    const a = postgres(adminDsn, { max: 1, onnotice: () => {} });
-    await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-    await a.end();
-  };
-  const u = new URL(adminDsn);
-  u.pathname = `/${name}`;
-  return u.toString();
+  const db = await freshDatabase("talos_soak", adminDsn);
+  dropDb = () => db.drop().catch(() => {});
+  return db.dsn;
 }
 
 function jwksUrl(): string {
@@ -141,22 +132,14 @@ async function main(): Promise<number> {
     name: "talos-soak",
     dir: work,
     args: [...entry.args, "serve", "--migrate"],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: "production",
-      TALOS_PRINT_PORTS: "1",
-      TALOS_SERVE_HTTP_HOST: "127.0.0.1",
-      TALOS_SERVE_HTTP_PORT: "0",
-      TALOS_SERVE_METRICS_HOST: "127.0.0.1",
-      TALOS_SERVE_METRICS_PORT: "0",
+    env: talosServerEnv({
       TALOS_DB_DSN: dsn,
       TALOS_SECRETS_HMAC_CURRENT: `soak-hmac-${randomBytes(16).toString("hex")}`,
       TALOS_CREDENTIALS_ISSUER: "https://soak.talos.local",
       TALOS_CREDENTIALS_DERIVED_TOKENS_JWT_SIGNING_KEYS_URLS: jwksUrl(),
       TALOS_LOG_LEVEL: "warn",
-    },
-    readyLine: /TALOS_PORTS (\d+) (\d+)/,
+    }),
+    readyLine: TALOS_READY_LINE,
     timeoutMs: 180_000,
   });
   const port = Number(proc.ready[0]);
