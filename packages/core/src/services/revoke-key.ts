@@ -39,17 +39,16 @@ export async function revokeKey(ctx: ServiceContext, kind: KeyKind | null, keyId
         : { type: "api_key.revoked", record: current, payload: { reason: reasonName, description: input.description } },
     ]);
 
+  const audit = (actorId: string) => ctx.hooks.event({ event: "APIKeyRevoked", kind: resolved, keyId, actorId, reason: input.reason, self: false });
+
   const read = await loadKey(ctx, ctx.store.repo, resolved, keyId);
   if (read.revoked) throw alreadyRevoked();
-  let actorId = read.actorId;
-  if (!(await revokeAsRead(ctx, read, reason, input.description, outbox(read)))) {
-    // changed since the read (revoked, deleted or replaced by another request): decide under the row lock
-    const rec = await mutate(ctx, [{ kind: resolved, keyId }], async (repo) => {
-      const current = await loadKey(ctx, repo, resolved, keyId, true);
-      if (current.revoked) throw alreadyRevoked();
-      return repo.revokeKey(ctx.nid, keyId, reason, input.description, new Date(ctx.clock()), outbox(current));
-    });
-    actorId = rec?.actorId ?? "";
-  }
-  ctx.hooks.event({ event: "APIKeyRevoked", kind: resolved, keyId, actorId, reason: input.reason, self: false });
+  if (await revokeAsRead(ctx, read, reason, input.description, outbox(read))) return audit(read.actorId);
+  // changed since the read (revoked, deleted or replaced by another request): decide under the row lock
+  const rec = await mutate(ctx, [{ kind: resolved, keyId }], async (repo) => {
+    const current = await loadKey(ctx, repo, resolved, keyId, true);
+    if (current.revoked) throw alreadyRevoked();
+    return repo.revokeKey(ctx.nid, keyId, reason, input.description, new Date(ctx.clock()), outbox(current));
+  });
+  audit(rec?.actorId ?? "");
 }

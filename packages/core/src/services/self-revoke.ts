@@ -29,26 +29,24 @@ export async function selfRevoke(ctx: ServiceContext, credential: string, reason
     const payload = { reason: REVOCATION_REASON_NAMES[reason] ?? REVOCATION_REASON_NAMES[0]!, description: "" };
     return outboxWrite(ctx, [{ type: "api_key.revoked", record: current, payload, source: "self_revoke" }]);
   };
+  const audit = (actorId: string) => ctx.hooks.event({ event: "APIKeyRevoked", kind, keyId, actorId, reason, self: true });
+
   const read = await ctx.store.repo.getKey(ctx.nid, keyId);
   if (!read || read.kind !== kind) throw notFound();
   if (read.revoked) return;
-  let revokedNow = true;
-  let actorId = read.actorId;
-  if (!(await revokeAsRead(ctx, read, reason as RevocationReason, "", revocation(read)))) {
-    // changed since the read: decide under the row lock
-    revokedNow = false;
-    const rec = await mutate(
-      ctx,
-      () => (revokedNow ? [{ kind, keyId }] : []),
-      async (repo) => {
-        const current = await repo.getKeyForUpdate(ctx.nid, keyId);
-        if (!current || current.kind !== kind) throw notFound();
-        if (current.revoked) return current;
-        revokedNow = true;
-        return repo.revokeKey(ctx.nid, keyId, reason as RevocationReason, "", new Date(ctx.clock()), revocation(current));
-      },
-    );
-    actorId = rec?.actorId ?? "";
-  }
-  if (revokedNow) ctx.hooks.event({ event: "APIKeyRevoked", kind, keyId, actorId, reason, self: true });
+  if (await revokeAsRead(ctx, read, reason as RevocationReason, "", revocation(read))) return audit(read.actorId);
+  // changed since the read: decide under the row lock
+  let revokedNow = false;
+  const rec = await mutate(
+    ctx,
+    () => (revokedNow ? [{ kind, keyId }] : []),
+    async (repo) => {
+      const current = await repo.getKeyForUpdate(ctx.nid, keyId);
+      if (!current || current.kind !== kind) throw notFound();
+      if (current.revoked) return current;
+      revokedNow = true;
+      return repo.revokeKey(ctx.nid, keyId, reason as RevocationReason, "", new Date(ctx.clock()), revocation(current));
+    },
+  );
+  if (revokedNow) audit(rec?.actorId ?? "");
 }
